@@ -1,0 +1,3 @@
+from opendpo.cli import main
+
+main()

@@ -1,0 +1,35 @@
+"""The `opendpo` command: a thin shell over the domain services."""
+
+from __future__ import annotations
+
+import click
+
+from opendpo import __version__
+from opendpo.cli.db import db
+from opendpo.cli.policy import policy
+from opendpo.cli.ropa import ropa
+from opendpo.cli.serve import serve
+from opendpo.cli.settings import settings_command
+from opendpo.cli.state import CliState
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="opendpo")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """OpenDPO: the privacy notice held as code, every promise in it enforced.
+
+    Settings come from OPENDPO_* environment variables; `opendpo settings` lists them.
+    """
+    ctx.ensure_object(CliState)
+
+
+cli.add_command(policy)
+cli.add_command(db)
+cli.add_command(ropa)
+cli.add_command(serve)
+cli.add_command(settings_command)
+
+
+def main() -> None:
+    cli(prog_name="opendpo")

@@ -1,0 +1,48 @@
+"""What CLI commands share: settings read once, on first use, and the store they point at."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import click
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from opendpo.settings import Settings, SettingsError, load_settings
+from opendpo.store.engine import make_engine, make_session_factory
+from opendpo.store.migrate import is_up_to_date
+
+
+@dataclass
+class CliState:
+    _settings: Settings | None = None
+    _engine: Engine | None = field(default=None, repr=False)
+
+    def settings(self) -> Settings:
+        if self._settings is None:
+            try:
+                self._settings = load_settings()
+            except SettingsError as exc:
+                raise click.ClickException(str(exc)) from None
+        return self._settings
+
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = make_engine(self.settings().database_url)
+        return self._engine
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session on an up-to-date store, committed if the command succeeds."""
+        engine = self.engine()
+        if not is_up_to_date(engine):
+            raise click.ClickException(
+                "the store's schema is not up to date: run `opendpo db upgrade` first"
+            )
+        with make_session_factory(engine)() as session, session.begin():
+            yield session
+
+
+pass_state = click.make_pass_decorator(CliState, ensure=True)

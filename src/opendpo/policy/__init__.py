@@ -1,0 +1,1 @@
+"""Privacy as code: the policy schema, loader, validation, versions and renderings."""

@@ -1,0 +1,129 @@
+"""Loading a policy: YAML, then schema, then the rules; every problem located in its file."""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from opendpo.policy.errors import PolicyInvalid, PolicyProblem
+from opendpo.policy.model.document import PolicyDocument
+from opendpo.policy.rules import check_rules
+from opendpo.policy.source import PathKey, PolicySource, Positions, read_policy_source
+
+
+@dataclass(frozen=True)
+class LoadedPolicy:
+    document: PolicyDocument
+    files: list[Path]
+    warnings: list[PolicyProblem]
+
+
+def load_policy(path: Path) -> LoadedPolicy:
+    """Read, validate and check the policy at `path` (a file or a folder of YAML files)."""
+    source = read_policy_source(path)
+    document = _validate_schema(source)
+    problems = check_rules(document, source.positions)
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        raise PolicyInvalid(errors)
+    return LoadedPolicy(document, source.files, [p for p in problems if p.severity == "warning"])
+
+
+def _validate_schema(source: PolicySource) -> PolicyDocument:
+    try:
+        return PolicyDocument.model_validate(source.data)
+    except ValidationError as exc:
+        problems = [_schema_problem(error, source) for error in exc.errors()]
+        raise PolicyInvalid(_dedupe(problems)) from None
+
+
+def _dedupe(problems: list[PolicyProblem]) -> list[PolicyProblem]:
+    seen: set[tuple[object, str]] = set()
+    unique = []
+    for problem in problems:
+        marker = (problem.location, problem.message)
+        if marker not in seen:
+            seen.add(marker)
+            unique.append(problem)
+    return unique
+
+
+def _schema_problem(error: Any, source: PolicySource) -> PolicyProblem:
+    path = _document_path(tuple(error["loc"]), source.positions)
+    label = display_path(path)
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        parent, name = path[:-1], str(path[-1])
+        message = f"unknown key '{name}' in {display_path(parent) or 'the policy'}"
+        allowed = _allowed_keys(parent)
+        close = difflib.get_close_matches(name, allowed, n=1)
+        if close:
+            message += f" (did you mean '{close[0]}'?)"
+        elif allowed:
+            message += f" (allowed: {', '.join(allowed)})"
+        return PolicyProblem(message, source.positions.locate(path, at_key=True))
+    if kind == "missing":
+        return PolicyProblem(
+            f"missing required key '{path[-1]}' in {display_path(path[:-1]) or 'the policy'}",
+            source.positions.locate(path[:-1]),
+        )
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return PolicyProblem(f"{label}: {message}", source.positions.locate(path))
+
+
+def _document_path(loc: tuple[Any, ...], positions: Positions) -> PathKey:
+    """Drop pydantic's union-branch labels (e.g. "literal['session']") from an error's loc."""
+    path: list[str | int] = []
+    for part in loc:
+        candidate = (*path, part)
+        if (
+            isinstance(part, str)
+            and ("[" in part or "-" in part)
+            and candidate not in (positions.values)
+        ):
+            continue
+        path.append(part)
+    return tuple(path)
+
+
+def display_path(path: PathKey) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
+
+
+def _allowed_keys(path: PathKey) -> list[str]:
+    """The keys the schema accepts at `path`, for suggestions after a typo."""
+    annotation: Any = PolicyDocument
+    for part in path:
+        annotation = _unwrap(annotation)
+        if isinstance(part, int):
+            args = typing.get_args(annotation)
+            annotation = args[0] if args else Any
+        elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            field = annotation.model_fields.get(part)
+            if field is None:
+                return []
+            annotation = field.annotation
+        else:
+            return []
+    annotation = _unwrap(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return list(annotation.model_fields)
+    return []
+
+
+def _unwrap(annotation: Any) -> Any:
+    """Optional[X] -> X, so lookups see the model inside."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        members = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+        return members[0] if len(members) == 1 else annotation
+    return annotation

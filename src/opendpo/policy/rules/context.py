@@ -1,0 +1,43 @@
+"""What every rule needs: the document, where things were written, and a place to report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from opendpo.policy.errors import PolicyProblem
+from opendpo.policy.model.document import PolicyDocument
+from opendpo.policy.source import PathKey, Positions
+from opendpo.policy.taxonomy import Vocabulary
+
+
+@dataclass
+class RuleContext:
+    document: PolicyDocument
+    positions: Positions
+    vocabulary: Vocabulary
+    problems: list[PolicyProblem] = field(default_factory=list)
+
+    def error(self, path: PathKey, message: str) -> None:
+        self.problems.append(PolicyProblem(message, self.positions.locate(path)))
+
+    def warning(self, path: PathKey, message: str) -> None:
+        self.problems.append(PolicyProblem(message, self.positions.locate(path), "warning"))
+
+    def check_known(
+        self, path: PathKey, values: list[str], known: set[str] | dict[str, str], what: str
+    ) -> None:
+        """Report each value in `values` (a list at `path`) that is not in `known`."""
+        for index, value in enumerate(values):
+            if value not in known:
+                self.error((*path, index), f"unknown {what} '{value}'")
+
+    def check_unique(self, section: str, keys: list[str], what: str) -> None:
+        first: dict[str, int] = {}
+        for index, key in enumerate(keys):
+            if key in first:
+                where = self.positions.locate((section, first[key]))
+                self.error(
+                    (section, index, "key"), f"{what} '{key}' is already declared at {where}"
+                )
+            else:
+                first[key] = index

@@ -1,0 +1,99 @@
+"""Datasets (fideslang format): known categories, resolvable references, reachable by identity."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from fideslang.models import DatasetField
+
+from opendpo.policy.rules.context import RuleContext
+from opendpo.policy.source import PathKey
+
+Node = tuple[str, str]  # (dataset fides_key, collection name)
+
+
+def _fields(
+    fields: list[DatasetField] | None, path: PathKey, prefix: str = ""
+) -> Iterator[tuple[str, DatasetField, PathKey]]:
+    """Every field, nested ones included, with its dotted name and its path in the policy."""
+    for k, item in enumerate(fields or []):
+        name = f"{prefix}{item.name}"
+        at = (*path, "fields", k)
+        yield name, item, at
+        yield from _fields(item.fields, at, prefix=f"{name}.")
+
+
+def check_datasets(ctx: RuleContext) -> None:
+    doc = ctx.document
+    known: dict[Node, set[str]] = {}
+    for dataset in doc.dataset:
+        for collection in dataset.collections:
+            node = (dataset.fides_key, collection.name)
+            known[node] = {name for name, _, _ in _fields(collection.fields, ())}
+
+    edges: dict[Node, set[Node]] = {node: set() for node in known}
+    seeds: set[Node] = set()
+    personal: dict[Node, PathKey] = {}
+    for i, dataset in enumerate(doc.dataset):
+        for j, collection in enumerate(dataset.collections):
+            node = (dataset.fides_key, collection.name)
+            at_collection: PathKey = ("dataset", i, "collections", j)
+            for _, item, at in _fields(collection.fields, at_collection):
+                for c, category in enumerate(item.data_categories or []):
+                    if category not in ctx.vocabulary.data_categories:
+                        ctx.error(
+                            (*at, "data_categories", c), f"unknown data category '{category}'"
+                        )
+                    elif category.startswith("user."):
+                        personal.setdefault(node, at_collection)
+                meta = item.fides_meta
+                if meta is None:
+                    continue
+                if meta.identity:
+                    seeds.add(node)
+                for r, reference in enumerate(meta.references or []):
+                    target = _resolve(reference.dataset, reference.field, known)
+                    if target is None:
+                        ctx.error(
+                            (*at, "fides_meta", "references", r),
+                            f"reference to '{reference.dataset}.{reference.field}' names no "
+                            "declared dataset field",
+                        )
+                        continue
+                    if reference.direction in (None, "to"):
+                        edges[node].add(target)
+                    if reference.direction in (None, "from"):
+                        edges[target].add(node)
+
+    reachable = _reach(seeds, edges)
+    for node, at in personal.items():
+        if node not in reachable:
+            ctx.error(
+                at,
+                f"collection '{node[0]}.{node[1]}' holds personal data but no identity reaches "
+                "it: mark an identity field (fides_meta.identity) or add references",
+            )
+
+    used = {key for system in doc.systems for key in system.datasets}
+    for i, dataset in enumerate(doc.dataset):
+        if dataset.fides_key not in used:
+            ctx.warning(("dataset", i), f"dataset '{dataset.fides_key}' belongs to no system")
+
+
+def _resolve(dataset: str, field: str, known: dict[Node, set[str]]) -> Node | None:
+    collection, _, name = field.partition(".")
+    node = (dataset, collection)
+    if node in known and name in known[node]:
+        return node
+    return None
+
+
+def _reach(seeds: set[Node], edges: dict[Node, set[Node]]) -> set[Node]:
+    seen = set(seeds)
+    frontier = list(seeds)
+    while frontier:
+        for following in edges.get(frontier.pop(), ()):
+            if following not in seen:
+                seen.add(following)
+                frontier.append(following)
+    return seen

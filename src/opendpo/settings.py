@@ -1,0 +1,81 @@
+"""Settings: every knob has a name, a default and a line of help (`opendpo settings`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# A value anyone can read in this file is not a secret; outside demo mode it is refused.
+DEMO_SECRET_KEY = "opendpo-demo-secret-do-not-use-in-production"
+MIN_SECRET_LENGTH = 32
+
+
+class SettingsError(Exception):
+    """The settings are unusable; the message names the variable to fix."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OPENDPO_", extra="ignore", frozen=True)
+
+    demo: bool = Field(
+        default=False,
+        description="Demo mode: allows the published demo secret and prints demo hints.",
+    )
+    database_url: str = Field(
+        default="sqlite:///var/opendpo.db",
+        description="SQLAlchemy URL of OpenDPO's own store (SQLite file or PostgreSQL).",
+    )
+    secret_key: SecretStr = Field(
+        default=SecretStr(DEMO_SECRET_KEY),
+        description="Secret for signing; at least 32 characters; required outside demo mode.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address `opendpo serve` listens on.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port `opendpo serve` uses.")
+    base_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Public address of this installation, used in links and records.",
+    )
+    policy_path: Path = Field(
+        default=Path("policies/connect-ib.yaml"),
+        description="Policy file or folder applied by `opendpo demo` and shown in docs.",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Lowest level of log line written."
+    )
+    log_format: Literal["json", "console"] = Field(
+        default="json", description="json: one object per line for collectors; console: readable."
+    )
+
+    @model_validator(mode="after")
+    def _refuse_default_secret(self) -> Settings:
+        secret = self.secret_key.get_secret_value()
+        if self.demo:
+            return self
+        if secret == DEMO_SECRET_KEY:
+            raise ValueError(
+                "OPENDPO_SECRET_KEY is the published demo secret; set a secret of your own "
+                f"(at least {MIN_SECRET_LENGTH} characters) or set OPENDPO_DEMO=1"
+            )
+        if len(secret) < MIN_SECRET_LENGTH:
+            raise ValueError(
+                f"OPENDPO_SECRET_KEY is too short; use at least {MIN_SECRET_LENGTH} characters"
+            )
+        return self
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment, turning validation failures into a SettingsError."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            name = ".".join(str(part) for part in error["loc"])
+            label = f"OPENDPO_{name.upper()}: " if name else ""
+            problems.append(f"{label}{error['msg'].removeprefix('Value error, ')}")
+        raise SettingsError("; ".join(problems)) from None

@@ -1,0 +1,1 @@
+"""OpenDPO's own store: engine, sessions, migrations and shared column types."""

@@ -1,0 +1,14 @@
+"""Every domain's models, imported so that Alembic and `create_all` see the whole schema."""
+
+from __future__ import annotations
+
+from sqlalchemy import MetaData
+
+from opendpo.store.base import Base
+
+
+def schema() -> MetaData:
+    # Imported here, not at module top, so that importing the store never drags in every domain.
+    from opendpo.policy import versions  # noqa: F401
+
+    return Base.metadata
