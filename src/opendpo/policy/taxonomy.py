@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
 from fideslang.default_taxonomy import DEFAULT_TAXONOMY
+from fideslang.models import DataCategory, DataSubject, DataUse
 
 from opendpo.policy.model.notice import Taxonomy
 
@@ -37,8 +39,8 @@ class Vocabulary:
 
 @cache
 def _defaults() -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
-    def names(items: list[object]) -> dict[str, str]:
-        return {item.fides_key: item.name or item.fides_key for item in items}  # type: ignore[attr-defined]
+    def names(items: Sequence[DataCategory | DataUse | DataSubject]) -> dict[str, str]:
+        return {item.fides_key: item.name or item.fides_key for item in items}
 
     return (
         names(DEFAULT_TAXONOMY.data_category),

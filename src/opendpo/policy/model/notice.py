@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import typing
 from typing import Literal
 
 from pydantic import Field
@@ -43,7 +44,7 @@ RightKey = Literal[
     "objection",
     "automated_decision_review",
 ]
-ALL_RIGHTS: tuple[str, ...] = RightKey.__args__
+ALL_RIGHTS: tuple[str, ...] = typing.get_args(RightKey)
 
 
 class Right(StrictModel):
@@ -69,6 +70,7 @@ class Rights(StrictModel):
 
 CookieCategoryKey = Literal["strictly_necessary", "analytics", "functional", "advertising"]
 CONSENT_NEEDED_FOR: frozenset[str] = frozenset({"functional", "advertising"})
+AnalyticsMeasure = Literal["visits", "unique_visitors", "section_visits", "referrers"]
 
 
 class CookieCategory(StrictModel):
@@ -80,6 +82,11 @@ class CookieCategory(StrictModel):
         "(clear information and a free way to object); required: opt-in first."
     )
     purposes: list[Key] = []
+    measures: list[AnalyticsMeasure] = Field(
+        default=[],
+        description="What the category's cookies let the website count, as the notice says "
+        "(unique_visitors: distinct users over a period; section_visits: visits per section).",
+    )
 
 
 class Cookie(StrictModel):
