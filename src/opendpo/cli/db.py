@@ -5,7 +5,6 @@ from __future__ import annotations
 import click
 
 from opendpo.cli.state import CliState, pass_state
-from opendpo.store.engine import make_engine
 from opendpo.store.migrate import current_revision, head_revision, upgrade
 
 
@@ -23,7 +22,7 @@ def upgrade_command(state: CliState, revision: str) -> None:
     before = current_revision(engine)
     upgrade(engine, revision)
     after = current_revision(engine)
-    url = make_engine(state.settings().database_url).url.render_as_string(hide_password=True)
+    url = engine.url.render_as_string(hide_password=True)
     if before == after:
         click.echo(f"{url}: already at revision {after}")
     else:

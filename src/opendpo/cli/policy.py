@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from opendpo.cli.state import CliState, pass_state
 from opendpo.policy.diff import PolicyDiff
@@ -96,7 +96,9 @@ def versions_command(state: CliState) -> None:
     """List the applied policy versions, oldest first."""
     with state.session() as session:
         versions = list_versions(session=session)
-    table = Table("version", "notice", "applied at", "by", "source", "digest")
+    # Folded, not truncated: a cut-off timestamp or path is worse than a wrapped one.
+    headers = ("version", "notice", "applied at", "by", "source", "digest")
+    table = Table(*(Column(header, overflow="fold") for header in headers))
     for version in versions:
         table.add_row(
             str(version.number),

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import click
 from sqlalchemy import Engine
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session
 
 from opendpo.settings import Settings, SettingsError, load_settings
@@ -29,8 +30,26 @@ class CliState:
         return self._settings
 
     def engine(self) -> Engine:
+        """The store's engine, after proving it can be reached (a clear error, not a traceback)."""
         if self._engine is None:
-            self._engine = make_engine(self.settings().database_url)
+            try:
+                engine = make_engine(self.settings().database_url)
+            except ArgumentError as exc:
+                raise click.ClickException(f"OPENDPO_DATABASE_URL: {exc}") from None
+            try:
+                with engine.connect():
+                    pass
+            except DBAPIError as exc:
+                shown = engine.url.render_as_string(hide_password=True)
+                engine.dispose()
+                raise click.ClickException(
+                    f"cannot open the store at {shown} (OPENDPO_DATABASE_URL): {exc.orig}"
+                ) from None
+            self._engine = engine
+            # Return pooled connections when the command ends, not whenever the GC gets to it.
+            context = click.get_current_context(silent=True)
+            if context is not None:
+                context.call_on_close(engine.dispose)
         return self._engine
 
     @contextmanager

@@ -28,7 +28,7 @@ def load_policy(path: Path) -> LoadedPolicy:
     """Read, validate and check the policy at `path` (a file or a folder of YAML files)."""
     source = read_policy_source(path)
     document = _validate_schema(source)
-    problems = check_rules(document, source.positions)
+    problems = check_rules(document, source)
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         raise PolicyInvalid(errors)
@@ -39,8 +39,27 @@ def _validate_schema(source: PolicySource) -> PolicyDocument:
     try:
         return PolicyDocument.model_validate(source.data)
     except ValidationError as exc:
-        problems = [_schema_problem(error, source) for error in exc.errors()]
+        errors = exc.errors()
+        misspelt = _misspelt_keys(errors)
+        problems = [
+            _schema_problem(error, source)
+            for error in errors
+            # A misspelt required key is one mistake: report the typo, not also the absence.
+            if not (error["type"] == "missing" and tuple(error["loc"]) in misspelt)
+        ]
         raise PolicyInvalid(_dedupe(problems)) from None
+
+
+def _misspelt_keys(errors: list[Any]) -> set[tuple[Any, ...]]:
+    """The loc of each key an unknown key is a close misspelling of."""
+    found: set[tuple[Any, ...]] = set()
+    for error in errors:
+        loc = tuple(error["loc"])
+        if error["type"] == "extra_forbidden":
+            parent = loc[:-1]
+            for close in difflib.get_close_matches(str(loc[-1]), _allowed_keys(parent), n=1):
+                found.add((*parent, close))
+    return found
 
 
 def _dedupe(problems: list[PolicyProblem]) -> list[PolicyProblem]:

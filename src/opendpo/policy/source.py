@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from opendpo.policy.model.document import LIST_SECTIONS, SINGLE_SECTIONS
 PathKey = tuple[str | int, ...]
 POLICY_SUFFIXES = (".yaml", ".yml")
 _UNREADABLE = object()
+_DUPLICATE = re.compile(r'found duplicate key "(.+?)" with value')
 
 
 @dataclass
@@ -73,16 +75,26 @@ def read_policy_source(path: Path) -> PolicySource:
 def _parse(file: Path, problems: list[PolicyProblem]) -> Any:
     yaml = YAML(typ="rt")
     try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        raw = file.read_bytes()
+    except OSError as exc:
         problems.append(PolicyProblem(f"cannot read file: {exc}", Location(str(file), 1, 1)))
+        return _UNREADABLE
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        problems.append(_not_utf8(file, raw, exc))
         return _UNREADABLE
     try:
         return yaml.load(text)
     except DuplicateKeyError as exc:
         mark = exc.problem_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problems.append(PolicyProblem("duplicate key in mapping", Location(str(file), line, col)))
+        # ruamel words it 'found duplicate key "town" with value ...'; name the key if we can.
+        named = _DUPLICATE.match(exc.problem or "")
+        what = f"duplicate key '{named.group(1)}'" if named else "duplicate key"
+        problems.append(
+            PolicyProblem(f"{what}: each key may appear once", Location(str(file), line, col))
+        )
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -91,6 +103,18 @@ def _parse(file: Path, problems: list[PolicyProblem]) -> Any:
     except YAMLError as exc:
         problems.append(PolicyProblem(f"invalid YAML: {exc}", Location(str(file), 1, 1)))
     return _UNREADABLE
+
+
+def _not_utf8(file: Path, raw: bytes, exc: UnicodeDecodeError) -> PolicyProblem:
+    """Point at the first byte that is not UTF-8, counting lines and columns as an editor does."""
+    before = raw[: exc.start]
+    line = before.count(b"\n") + 1
+    column = len(before[before.rfind(b"\n") + 1 :].decode("utf-8", errors="replace")) + 1
+    byte = raw[exc.start]
+    return PolicyProblem(
+        f"the file is not UTF-8 text (byte 0x{byte:02x} cannot be decoded): save it as UTF-8",
+        Location(str(file), line, column),
+    )
 
 
 def _merge_file(
@@ -114,7 +138,9 @@ def _merge_file(
         value = root[key]
         if key in LIST_SECTIONS:
             if not isinstance(value, CommentedSeq):
-                problems.append(PolicyProblem(f"'{key}' must be a list", value_at))
+                # An empty value has no position of its own; ruamel reports the next line.
+                at = key_at if value is None else value_at
+                problems.append(PolicyProblem(f"'{key}' must be a list", at))
                 continue
             existing = merged.setdefault(key, [])
             if (key,) not in positions.values:

@@ -10,14 +10,14 @@ from opendpo.policy.rules.lawfulness import check_lawfulness
 from opendpo.policy.rules.notice import check_notice
 from opendpo.policy.rules.references import check_references
 from opendpo.policy.rules.transfers import check_transfers
-from opendpo.policy.source import Positions
+from opendpo.policy.source import PolicySource
 from opendpo.policy.taxonomy import vocabulary
 
 RULES = (check_references, check_lawfulness, check_transfers, check_datasets, check_notice)
 
 
-def check_rules(document: PolicyDocument, positions: Positions) -> list[PolicyProblem]:
-    context = RuleContext(document, positions, vocabulary(document.taxonomy))
+def check_rules(document: PolicyDocument, source: PolicySource) -> list[PolicyProblem]:
+    context = RuleContext(document, source.positions, vocabulary(document.taxonomy), source.data)
     for rule in RULES:
         rule(context)
     return context.problems

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from opendpo.policy.errors import PolicyProblem
 from opendpo.policy.model.document import PolicyDocument
@@ -15,6 +17,7 @@ class RuleContext:
     document: PolicyDocument
     positions: Positions
     vocabulary: Vocabulary
+    data: Mapping[str, Any]  # the merged YAML as written, before the schema reshaped it
     problems: list[PolicyProblem] = field(default_factory=list)
 
     def error(self, path: PathKey, message: str) -> None:
@@ -41,3 +44,21 @@ class RuleContext:
                 )
             else:
                 first[key] = index
+
+    def written_index(self, path: PathKey, name: str, fallback: int) -> int:
+        """Where the item called `name` sits in the list at `path` as written.
+
+        fideslang sorts collections and fields by name, so a model's index is not always
+        the index in the file.
+        """
+        node: Any = self.data
+        for part in path:
+            try:
+                node = node[part]
+            except (KeyError, IndexError, TypeError):
+                return fallback
+        if isinstance(node, list):
+            for index, item in enumerate(node):
+                if isinstance(item, Mapping) and item.get("name") == name:
+                    return index
+        return fallback

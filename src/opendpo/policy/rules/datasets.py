@@ -13,14 +13,14 @@ Node = tuple[str, str]  # (dataset fides_key, collection name)
 
 
 def _fields(
-    fields: list[DatasetField] | None, path: PathKey, prefix: str = ""
+    ctx: RuleContext, fields: list[DatasetField] | None, path: PathKey, prefix: str = ""
 ) -> Iterator[tuple[str, DatasetField, PathKey]]:
     """Every field, nested ones included, with its dotted name and its path in the policy."""
     for k, item in enumerate(fields or []):
         name = f"{prefix}{item.name}"
-        at = (*path, "fields", k)
+        at = (*path, "fields", ctx.written_index((*path, "fields"), item.name, k))
         yield name, item, at
-        yield from _fields(item.fields, at, prefix=f"{name}.")
+        yield from _fields(ctx, item.fields, at, prefix=f"{name}.")
 
 
 def check_datasets(ctx: RuleContext) -> None:
@@ -29,16 +29,19 @@ def check_datasets(ctx: RuleContext) -> None:
     for dataset in doc.dataset:
         for collection in dataset.collections:
             node = (dataset.fides_key, collection.name)
-            known[node] = {name for name, _, _ in _fields(collection.fields, ())}
+            known[node] = {name for name, _, _ in _fields(ctx, collection.fields, ())}
 
+    datasets = {dataset for dataset, _ in known}
     edges: dict[Node, set[Node]] = {node: set() for node in known}
     seeds: set[Node] = set()
     personal: dict[Node, PathKey] = {}
+    broken: set[Node] = set()  # has a reference that resolves nowhere, reported already
     for i, dataset in enumerate(doc.dataset):
         for j, collection in enumerate(dataset.collections):
             node = (dataset.fides_key, collection.name)
-            at_collection: PathKey = ("dataset", i, "collections", j)
-            for _, item, at in _fields(collection.fields, at_collection):
+            written = ctx.written_index(("dataset", i, "collections"), collection.name, j)
+            at_collection: PathKey = ("dataset", i, "collections", written)
+            for _, item, at in _fields(ctx, collection.fields, at_collection):
                 for c, category in enumerate(item.data_categories or []):
                     if category not in ctx.vocabulary.data_categories:
                         ctx.error(
@@ -54,11 +57,14 @@ def check_datasets(ctx: RuleContext) -> None:
                 for r, reference in enumerate(meta.references or []):
                     target = _resolve(reference.dataset, reference.field, known)
                     if target is None:
+                        # Point at the part that is wrong: the dataset name, or the field in it.
+                        wrong = "field" if reference.dataset in datasets else "dataset"
                         ctx.error(
-                            (*at, "fides_meta", "references", r),
+                            (*at, "fides_meta", "references", r, wrong),
                             f"reference to '{reference.dataset}.{reference.field}' names no "
                             "declared dataset field",
                         )
+                        broken.add(node)
                         continue
                     if reference.direction in (None, "to"):
                         edges[node].add(target)
@@ -67,7 +73,7 @@ def check_datasets(ctx: RuleContext) -> None:
 
     reachable = _reach(seeds, edges)
     for node, at in personal.items():
-        if node not in reachable:
+        if node not in reachable and node not in broken:
             ctx.error(
                 at,
                 f"collection '{node[0]}.{node[1]}' holds personal data but no identity reaches "

@@ -21,7 +21,7 @@ def check_lawfulness(ctx: RuleContext) -> None:
                 )
             elif not purpose.consent.withdrawal_routes:
                 ctx.error(
-                    (*at, "consent"),
+                    (*at, "consent", "withdrawal_routes"),
                     f"consent purpose '{purpose.key}' has no withdrawal route: withdrawing "
                     "must be as easy as giving consent (Art 7(3))",
                 )
