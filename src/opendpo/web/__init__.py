@@ -1,0 +1,1 @@
+"""The web shell: the public privacy centre, the staff console and the HTTP API."""

@@ -1,0 +1,17 @@
+"""The HTTP API, version 1: read-only views of the current policy for now."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from opendpo.web.api import policy, purposes, recipients, systems
+from opendpo.web.errors import ERROR_RESPONSES
+
+PREFIX = "/api/v1"
+
+
+def api_router() -> APIRouter:
+    router = APIRouter(prefix=PREFIX, responses=ERROR_RESPONSES)
+    for module in (policy, purposes, recipients, systems):
+        router.include_router(module.router)
+    return router

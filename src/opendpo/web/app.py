@@ -1,0 +1,68 @@
+"""The application factory: everything the web app needs is built here, from the settings."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.staticfiles import StaticFiles
+
+from opendpo import __version__
+from opendpo.settings import Settings
+from opendpo.store.engine import make_engine, make_session_factory
+from opendpo.web import docs, health
+from opendpo.web.access_log import AccessLogMiddleware
+from opendpo.web.api import api_router
+from opendpo.web.assets import STATIC_DIR
+from opendpo.web.errors import install_error_handlers
+from opendpo.web.headers import SecurityHeadersMiddleware
+from opendpo.web.pages import console, privacy, records
+from opendpo.web.state import WebState
+from opendpo.web.templating import make_templates
+
+DESCRIPTION = (
+    "Read-only views of the privacy policy in force: purposes, recipients and systems. "
+    'Every error has the body `{"error": {"status", "code", "message", "errors"}}`.'
+)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    engine = make_engine(settings.database_url)
+    state = WebState(
+        settings=settings,
+        engine=engine,
+        session_factory=make_session_factory(engine),
+        templates=make_templates(),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            engine.dispose()
+
+    app = FastAPI(
+        title="OpenDPO",
+        version=__version__,
+        description=DESCRIPTION,
+        openapi_url=docs.OPENAPI_URL,
+        docs_url=None,  # served from vendored assets by opendpo.web.docs
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.opendpo = state
+    install_error_handlers(app)
+    # Added last runs first: the access log sees the final status, headers included.
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(AccessLogMiddleware)
+
+    app.include_router(health.router)
+    app.include_router(docs.router)
+    app.include_router(api_router())
+    app.include_router(privacy.router)
+    app.include_router(console.router)
+    app.include_router(records.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app

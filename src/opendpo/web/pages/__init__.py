@@ -1,0 +1,1 @@
+"""Server-rendered pages: the public privacy centre and the staff console."""

@@ -1,0 +1,26 @@
+"""The public privacy centre: the notice, rendered from the policy in force."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from opendpo.web.dependencies import PolicyDep, PolicyVersionDep, StateDep, VocabularyDep
+from opendpo.web.pages.notice_view import notice_view
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/", name="privacy_notice")
+def privacy_notice(
+    request: Request,
+    state: StateDep,
+    policy: PolicyDep,
+    version: PolicyVersionDep,
+    vocabulary: VocabularyDep,
+) -> Response:
+    return state.templates.TemplateResponse(
+        request,
+        "privacy/notice.html",
+        {"view": notice_view(policy), "vocabulary": vocabulary, "policy_version": version.number},
+    )

@@ -1,0 +1,49 @@
+"""What the running app holds: settings, the store's engine and sessions, templates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.requests import HTTPConnection
+from starlette.templating import Jinja2Templates
+
+from opendpo.policy.model.document import PolicyDocument
+from opendpo.policy.versions import PolicyVersion
+from opendpo.settings import Settings
+
+
+class PolicyCache:
+    """The parsed current policy, kept until a new version is applied.
+
+    Validating the stored document on every request would cost more than the request itself;
+    the digest tells when the stored policy has changed.
+    """
+
+    def __init__(self) -> None:
+        self._entry: tuple[str, PolicyDocument] | None = None
+
+    def document(self, version: PolicyVersion) -> PolicyDocument:
+        entry = self._entry  # one read: another thread may replace it meanwhile
+        if entry is not None and entry[0] == version.digest:
+            return entry[1]
+        document = version.policy()
+        self._entry = (version.digest, document)
+        return document
+
+
+@dataclass
+class WebState:
+    settings: Settings
+    engine: Engine
+    session_factory: sessionmaker[Session]
+    templates: Jinja2Templates
+    policy_cache: PolicyCache = field(default_factory=PolicyCache)
+
+
+def web_state(connection: HTTPConnection) -> WebState:
+    state = connection.app.state.opendpo
+    if not isinstance(state, WebState):
+        raise RuntimeError("the app was not built by opendpo.web.app.create_app")
+    return state

@@ -1,0 +1,170 @@
+"""The real server in real headless Chromium: what a person sees, and nothing leaves the host.
+
+This is also the one smoke test of the app under uvicorn. The server runs the company's own
+policy (policies/connect-ib.yaml) on a SQLite store of its own.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from urllib.parse import urlsplit
+
+import pytest
+import uvicorn
+from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Response, sync_playwright
+
+from opendpo.policy.loader import load_policy
+from opendpo.policy.versions import apply_policy
+from opendpo.settings import Settings
+from opendpo.store.engine import make_engine, make_session_factory
+from opendpo.store.migrate import upgrade
+from opendpo.web.app import create_app
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+SECRET = "browser-test-secret-key-long-enough-for-settings"
+
+
+def suite_conftest(config: pytest.Config) -> ModuleType:
+    """tests/conftest.py as loaded by pytest, for its `service_missing`."""
+    target = ROOT / "tests" / "conftest.py"
+    for plugin in config.pluginmanager.get_plugins():
+        if isinstance(plugin, ModuleType) and Path(plugin.__file__ or "").resolve() == target:
+            return plugin
+    raise LookupError("tests/conftest.py is not loaded")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app under uvicorn on a free port of 127.0.0.1; its base URL."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'opendpo.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    document = load_policy(ROOT / "policies" / "connect-ib.yaml").document
+    with make_session_factory(engine)() as session, session.begin():
+        apply_policy(session=session, document=document, source="connect-ib", applied_by="tests")
+    engine.dispose()
+
+    app = create_app(Settings(database_url=url, secret_key=SECRET))
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, access_log=False)
+    uvicorn_server = uvicorn.Server(config)
+    thread = threading.Thread(target=uvicorn_server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not uvicorn_server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    port = uvicorn_server.servers[0].sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}"
+    uvicorn_server.should_exit = True
+    thread.join(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def browser(request: pytest.FixtureRequest) -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        suite_conftest(request.config).service_missing("Chromium", f"{CHROMIUM} is missing")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+class Watched:
+    """A page that records console errors and every address it requested."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.errors: list[str] = []
+        self.requests: list[str] = []
+        page.on("console", self._console)
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
+        page.on("request", self._request)
+        page.on("response", self._response)
+
+    def _console(self, message: ConsoleMessage) -> None:
+        if message.type == "error":
+            self.errors.append(message.text)
+
+    def _request(self, request: Request) -> None:
+        self.requests.append(request.url)
+
+    def _response(self, response: Response) -> None:
+        if response.status >= 400:
+            self.errors.append(f"{response.status} {response.url}")
+
+    def assert_clean(self) -> None:
+        assert self.errors == []
+        hosts = {urlsplit(url).hostname for url in self.requests if not url.startswith("data:")}
+        assert hosts == {"127.0.0.1"}
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Watched]:
+    context = browser.new_context()
+    watched = Watched(context.new_page())
+    yield watched
+    context.close()
+
+
+def test_the_privacy_centre_shows_the_notice(server: str, page: Watched) -> None:
+    response = page.page.goto(server + "/")
+    assert response is not None and response.status == 200
+    body = page.page.locator("main")
+    assert page.page.locator("h1").inner_text() == "Privacy Policy"
+    text = body.inner_text()
+    assert "Connect IB Ltd" in text
+    assert "Version 1.0" in text
+    assert "Your consent: you opted in, and you can change your mind at any time." in text
+    assert "Our contract with you" in text
+    rights = page.page.locator("ol.rights > li")
+    assert rights.count() == 8
+    assert "Right of access" in rights.nth(1).inner_text()
+    assert "within 10 working days" in text
+    email = page.page.locator("#contact a[href^='mailto:']")
+    assert email.inner_text() == "datamanagement@smartspaceplc.com"
+    # The skip link is the first stop for keyboard users and lands on the main content.
+    page.page.keyboard.press("Tab")
+    assert page.page.evaluate("document.activeElement.textContent") == "Skip to main content"
+    page.assert_clean()
+
+
+def test_the_console_navigates_to_records_and_recipients(server: str, page: Watched) -> None:
+    page.page.goto(server + "/console/")
+    assert page.page.locator("h1").inner_text() == "Overview"
+    assert "No sign-in yet" in page.page.locator(".console-banner").inner_text()
+
+    page.page.get_by_role("link", name="Records of processing").click()
+    page.page.wait_for_url(server + "/console/records")
+    page.page.locator("h1", has_text="Records of processing").wait_for()
+    assert page.page.locator("section.ropa").is_visible()
+    assert page.page.get_by_role("link", name="JSON-LD").get_attribute("href", timeout=5000)
+
+    page.page.get_by_role("link", name="Recipients").click()
+    page.page.wait_for_url(server + "/console/recipients")
+    page.page.locator("h1", has_text="Recipients").wait_for()
+    assert page.page.locator("tbody tr").count() >= 5
+    assert page.page.evaluate("typeof htmx") == "object"  # the vendored htmx loaded
+    page.assert_clean()
+
+
+def test_the_api_reference_renders_from_vendored_assets(server: str, page: Watched) -> None:
+    page.page.goto(server + "/api/v1/docs")
+    page.page.locator(".opblock-summary-path", has_text="/api/v1/purposes/{key}").wait_for()
+    page.assert_clean()
