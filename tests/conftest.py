@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from opendpo.cli import cli
 from opendpo.settings import Settings
 from opendpo.store.engine import make_engine, make_session_factory
 from opendpo.store.migrate import upgrade
@@ -28,6 +30,7 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "OPENDPO_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 TEST_SECRET = "test-secret-key-that-is-long-enough-for-settings"
+CHROMIUM = Path("/usr/bin/chromium")
 
 
 def service_missing(what: str, why: object) -> None:
@@ -94,3 +97,29 @@ def settings(database_url: str) -> Settings:
 @pytest.fixture
 def minimal_policy() -> Path:
     return POLICY_FILES / "minimal.yaml"
+
+
+@pytest.fixture
+def run(settings: Settings) -> Callable[..., Result]:
+    """Invoke `opendpo ARGS...` in-process with OPENDPO_* pointing at this test's store."""
+    runner = CliRunner(
+        env={
+            "OPENDPO_DATABASE_URL": settings.database_url,
+            "OPENDPO_SECRET_KEY": settings.secret_key.get_secret_value(),
+            # Whatever the developer's shell says, tests run outside demo mode.
+            "OPENDPO_DEMO": None,
+        }
+    )
+
+    def invoke(*args: str, env: dict[str, str | None] | None = None) -> Result:
+        return runner.invoke(cli, list(args), env=env)
+
+    return invoke
+
+
+@pytest.fixture(scope="session")
+def chromium_executable() -> Path:
+    """Debian's Chromium, which Playwright drives (it cannot download a browser here)."""
+    if not CHROMIUM.exists():
+        service_missing("Chromium", f"{CHROMIUM} is missing (apt-get install -y chromium)")
+    return CHROMIUM

@@ -61,7 +61,7 @@ def test_the_vendoring_script_rejects_a_tampered_tarball() -> None:
     ("codes", "table"),
     [
         (purposes.LawfulBasis, wording.LAWFUL_BASIS),
-        (purposes.LawfulBasis, wording.LAWFUL_BASIS_NAME),
+        (purposes.LawfulBasis, purposes.LAWFUL_BASIS_NAMES),
         (systems.ClockStart, wording.CLOCK_START),
         (sharing.RecipientKind, wording.RECIPIENT_KIND),
         (sharing.TransferMechanism, wording.TRANSFER_MECHANISM),

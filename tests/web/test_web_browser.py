@@ -10,7 +10,6 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from urllib.parse import urlsplit
 
 import pytest
@@ -27,7 +26,6 @@ from opendpo.web.app import create_app
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -38,15 +36,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SECRET = "browser-test-secret-key-long-enough-for-settings"
-
-
-def suite_conftest(config: pytest.Config) -> ModuleType:
-    """tests/conftest.py as loaded by pytest, for its `service_missing`."""
-    target = ROOT / "tests" / "conftest.py"
-    for plugin in config.pluginmanager.get_plugins():
-        if isinstance(plugin, ModuleType) and Path(plugin.__file__ or "").resolve() == target:
-            return plugin
-    raise LookupError("tests/conftest.py is not loaded")
 
 
 @pytest.fixture(scope="module")
@@ -77,11 +66,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def browser(request: pytest.FixtureRequest) -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        suite_conftest(request.config).service_missing("Chromium", f"{CHROMIUM} is missing")
+def browser(chromium_executable: Path) -> Iterator[Browser]:
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(
+            executable_path=str(chromium_executable), args=CHROMIUM_ARGS
+        )
         yield browser
         browser.close()
 

@@ -23,7 +23,8 @@ def policy() -> None:
     """The privacy policy as code: check it, see what would change, apply it."""
 
 
-def _load(path: Path) -> LoadedPolicy:
+def load_or_exit(path: Path) -> LoadedPolicy:
+    """The policy at `path`, or every located error on stderr and exit code 1."""
     try:
         loaded = load_policy(path)
     except PolicyInvalid as exc:
@@ -44,7 +45,7 @@ def check_command(path: Path) -> None:
 
     Errors are printed as FILE:LINE:COLUMN: MESSAGE and the exit code is 1.
     """
-    document = _load(path).document
+    document = load_or_exit(path).document
     click.echo(
         f"{path}: OK ({len(document.purposes)} purposes, {len(document.recipients)} recipients, "
         f"{len(document.systems)} systems, {len(document.dataset)} datasets, "
@@ -57,7 +58,7 @@ def check_command(path: Path) -> None:
 @pass_state
 def diff_command(state: CliState, path: Path) -> None:
     """Show what applying PATH would change in the store's current policy."""
-    document = _load(path).document
+    document = load_or_exit(path).document
     with state.session() as session:
         diff = diff_against_current(session=session, document=document)
     if diff.empty:
@@ -72,7 +73,7 @@ def diff_command(state: CliState, path: Path) -> None:
 @pass_state
 def apply_command(state: CliState, path: Path, applied_by: str | None) -> None:
     """Validate PATH and store it as a new policy version (nothing happens if unchanged)."""
-    document = _load(path).document
+    document = load_or_exit(path).document
     with state.session() as session:
         result = apply_policy(
             session=session,

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import click
 
+from opendpo.cli.policy import load_or_exit
 from opendpo.cli.state import CliState, pass_state
-from opendpo.policy.errors import PolicyInvalid
-from opendpo.policy.loader import load_policy
 from opendpo.policy.ropa.build import build_records
 from opendpo.policy.ropa.formats import FORMATS
 from opendpo.policy.ropa.records import RecordsOfProcessing
@@ -77,13 +76,7 @@ def _records_from_store(state: CliState) -> RecordsOfProcessing:
 
 
 def _records_from_file(path: Path) -> RecordsOfProcessing:
-    try:
-        loaded = load_policy(path)
-    except PolicyInvalid as exc:
-        for problem in exc.problems:
-            click.echo(str(problem), err=True)
-        raise click.ClickException(f"{path} is not a valid policy: fix the errors above") from None
-    return build_records(loaded.document, generated_at=_now())
+    return build_records(load_or_exit(path).document, generated_at=_now())
 
 
 def _now() -> dt.datetime:

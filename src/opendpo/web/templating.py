@@ -13,6 +13,7 @@ from starlette.templating import Jinja2Templates
 
 from opendpo import __version__
 from opendpo.policy.model.base import describe_duration
+from opendpo.policy.model.purposes import LAWFUL_BASIS_NAMES
 from opendpo.policy.taxonomy import Vocabulary
 from opendpo.web.assets import asset_path
 from opendpo.web.pages import wording
@@ -64,7 +65,7 @@ def make_templates() -> Jinja2Templates:
         "category": category_name,
         "data_use": data_use_name,
         "lawful_basis": partial(wording.word, wording.LAWFUL_BASIS),
-        "lawful_basis_name": partial(wording.word, wording.LAWFUL_BASIS_NAME),
+        "lawful_basis_name": partial(wording.word, LAWFUL_BASIS_NAMES),
         "recipient_kind": partial(wording.word, wording.RECIPIENT_KIND),
         "role": partial(wording.word, wording.ROLE),
         "transfer_mechanism": partial(wording.word, wording.TRANSFER_MECHANISM),

@@ -26,6 +26,15 @@ ARTICLE_6 = {
     "legitimate_interests": "Art 6(1)(f)",
 }
 
+LAWFUL_BASIS_NAMES = {
+    "consent": "Consent",
+    "contract": "Contract",
+    "legal_obligation": "Legal obligation",
+    "vital_interests": "Vital interests",
+    "public_task": "Public task",
+    "legitimate_interests": "Legitimate interests",
+}
+
 Art9Condition = Literal[
     "art9_2_a", "art9_2_b", "art9_2_c", "art9_2_d", "art9_2_e",
     "art9_2_f", "art9_2_g", "art9_2_h", "art9_2_i", "art9_2_j",

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 
 from opendpo.policy.model.base import describe_duration
 from opendpo.policy.model.document import PolicyDocument
-from opendpo.policy.model.purposes import ARTICLE_6, Purpose
+from opendpo.policy.model.purposes import ARTICLE_6, LAWFUL_BASIS_NAMES, Purpose
 from opendpo.policy.model.sharing import Recipient
 from opendpo.policy.model.systems import RetentionRule
 from opendpo.policy.ropa.records import (
@@ -33,15 +33,6 @@ from opendpo.policy.taxonomy import Vocabulary, vocabulary
 
 HOME_COUNTRY = "GB"
 
-LAWFUL_BASIS_NAMES = {
-    "consent": "Consent",
-    "contract": "Contract",
-    "legal_obligation": "Legal obligation",
-    "vital_interests": "Vital interests",
-    "public_task": "Public task",
-    "legitimate_interests": "Legitimate interests",
-}
-
 ARTICLE_9_NAMES = {
     "art9_2_a": "explicit consent",
     "art9_2_b": "employment, social security and social protection law",
@@ -64,7 +55,6 @@ RECIPIENT_KINDS = {
     "business_successor": "Business successor",
     "professional_adviser": "Professional adviser",
     "credit_reference_agency": "Credit reference agency",
-    "fraud_prevention_agency": "Fraud prevention agency",
 }
 
 RECIPIENT_ROLES = {

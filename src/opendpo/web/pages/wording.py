@@ -20,15 +20,6 @@ LAWFUL_BASIS = {
     ),
 }
 
-LAWFUL_BASIS_NAME = {
-    "consent": "Consent",
-    "contract": "Contract",
-    "legal_obligation": "Legal obligation",
-    "vital_interests": "Vital interests",
-    "public_task": "Public task",
-    "legitimate_interests": "Legitimate interests",
-}
-
 CLOCK_START = {
     "collection": "from when we collected it",
     "last_contact": "from our last contact with you",
@@ -48,7 +39,6 @@ RECIPIENT_KIND = {
     "business_successor": "Buyer or successor of our business",
     "professional_adviser": "Professional adviser",
     "credit_reference_agency": "Credit reference agency",
-    "fraud_prevention_agency": "Fraud prevention agency",
 }
 
 ROLE = {

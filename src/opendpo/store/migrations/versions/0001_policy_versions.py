@@ -35,9 +35,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_policy_versions")),
         sa.UniqueConstraint("number", name=op.f("uq_policy_versions_number")),
     )
-    op.create_index(
-        op.f("ix_policy_versions_digest"), "policy_versions", ["digest"], unique=False
-    )
+    op.create_index(op.f("ix_policy_versions_digest"), "policy_versions", ["digest"], unique=False)
 
 
 def downgrade() -> None:
