@@ -304,3 +304,24 @@ def test_list_section_given_a_mapping(broken: Broken) -> None:
 def test_missing_path(tmp_path: Path) -> None:
     path = tmp_path / "nowhere.yaml"
     assert problems(path) == [f"{path}: no such file or folder"]
+
+
+def test_unknown_key_inside_a_fides_dataset_is_an_error(broken: Broken) -> None:
+    # fideslang itself ignores unknown keys; a typo here would silently drop the categories.
+    typo = "          - name: name\n            data_categores: [user.name]"
+    path = broken(("          - name: name\n            data_categories: [user.name]", typo))
+    assert problems(path) == [
+        f"{where(path, 'data_categores')}: unknown key 'data_categores' in "
+        "dataset[0].collections[0].fields[2] (did you mean 'data_categories'?)"
+    ]
+
+
+def test_unknown_key_in_a_dataset_field_meta_is_an_error(broken: Broken) -> None:
+    path = broken(("              identity: email", "              identiti: email"))
+    found = problems(path)
+    assert (
+        f"{where(path, 'identiti')}: unknown key 'identiti' in "
+        "dataset[0].collections[0].fields[1].fides_meta (did you mean 'identity'?)"
+    ) in found
+    # Without the identity nothing reaches the collections, and that is reported too.
+    assert any("holds personal data but no identity reaches it" in line for line in found)

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import difflib
-import types
-import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from opendpo.policy.errors import PolicyInvalid, PolicyProblem
 from opendpo.policy.model.document import PolicyDocument
 from opendpo.policy.rules import check_rules
+from opendpo.policy.schema_keys import allowed_keys, display_path, unknown_key_message
 from opendpo.policy.source import PathKey, PolicySource, Positions, read_policy_source
 
 
@@ -57,7 +56,7 @@ def _misspelt_keys(errors: list[Any]) -> set[tuple[Any, ...]]:
         loc = tuple(error["loc"])
         if error["type"] == "extra_forbidden":
             parent = loc[:-1]
-            for close in difflib.get_close_matches(str(loc[-1]), _allowed_keys(parent), n=1):
+            for close in difflib.get_close_matches(str(loc[-1]), allowed_keys(parent), n=1):
                 found.add((*parent, close))
     return found
 
@@ -78,14 +77,7 @@ def _schema_problem(error: Any, source: PolicySource) -> PolicyProblem:
     label = display_path(path)
     kind = error["type"]
     if kind == "extra_forbidden":
-        parent, name = path[:-1], str(path[-1])
-        message = f"unknown key '{name}' in {display_path(parent) or 'the policy'}"
-        allowed = _allowed_keys(parent)
-        close = difflib.get_close_matches(name, allowed, n=1)
-        if close:
-            message += f" (did you mean '{close[0]}'?)"
-        elif allowed:
-            message += f" (allowed: {', '.join(allowed)})"
+        message = unknown_key_message(path)
         return PolicyProblem(message, source.positions.locate(path, at_key=True))
     if kind == "missing":
         return PolicyProblem(
@@ -109,40 +101,3 @@ def _document_path(loc: tuple[Any, ...], positions: Positions) -> PathKey:
             continue
         path.append(part)
     return tuple(path)
-
-
-def display_path(path: PathKey) -> str:
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
-    return text
-
-
-def _allowed_keys(path: PathKey) -> list[str]:
-    """The keys the schema accepts at `path`, for suggestions after a typo."""
-    annotation: Any = PolicyDocument
-    for part in path:
-        annotation = _unwrap(annotation)
-        if isinstance(part, int):
-            args = typing.get_args(annotation)
-            annotation = args[0] if args else Any
-        elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            field = annotation.model_fields.get(part)
-            if field is None:
-                return []
-            annotation = field.annotation
-        else:
-            return []
-    annotation = _unwrap(annotation)
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return list(annotation.model_fields)
-    return []
-
-
-def _unwrap(annotation: Any) -> Any:
-    """Optional[X] -> X, so lookups see the model inside."""
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType):
-        members = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
-        return members[0] if len(members) == 1 else annotation
-    return annotation

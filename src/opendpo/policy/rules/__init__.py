@@ -5,6 +5,7 @@ from __future__ import annotations
 from opendpo.policy.errors import PolicyProblem
 from opendpo.policy.model.document import PolicyDocument
 from opendpo.policy.rules.context import RuleContext
+from opendpo.policy.rules.dataset_keys import check_dataset_keys
 from opendpo.policy.rules.datasets import check_datasets
 from opendpo.policy.rules.lawfulness import check_lawfulness
 from opendpo.policy.rules.notice import check_notice
@@ -13,7 +14,14 @@ from opendpo.policy.rules.transfers import check_transfers
 from opendpo.policy.source import PolicySource
 from opendpo.policy.taxonomy import vocabulary
 
-RULES = (check_references, check_lawfulness, check_transfers, check_datasets, check_notice)
+RULES = (
+    check_dataset_keys,
+    check_references,
+    check_lawfulness,
+    check_transfers,
+    check_datasets,
+    check_notice,
+)
 
 
 def check_rules(document: PolicyDocument, source: PolicySource) -> list[PolicyProblem]:

@@ -23,6 +23,10 @@ class RuleContext:
     def error(self, path: PathKey, message: str) -> None:
         self.problems.append(PolicyProblem(message, self.positions.locate(path)))
 
+    def problem_at_key(self, path: PathKey, message: str) -> PolicyProblem:
+        """An error pointing at the key itself (for keys that should not be there)."""
+        return PolicyProblem(message, self.positions.locate(path, at_key=True))
+
     def warning(self, path: PathKey, message: str) -> None:
         self.problems.append(PolicyProblem(message, self.positions.locate(path), "warning"))
 
