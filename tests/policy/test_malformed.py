@@ -312,7 +312,8 @@ def test_unknown_key_inside_a_fides_dataset_is_an_error(broken: Broken) -> None:
     path = broken(("          - name: name\n            data_categories: [user.name]", typo))
     assert problems(path) == [
         f"{where(path, 'data_categores')}: unknown key 'data_categores' in "
-        "dataset[0].collections[0].fields[2] (did you mean 'data_categories'?)"
+        "dataset[0].collections[0].fields[2] (did you mean 'data_categories'?); "
+        "the fideslang dataset format has no such key"
     ]
 
 
@@ -321,7 +322,8 @@ def test_unknown_key_in_a_dataset_field_meta_is_an_error(broken: Broken) -> None
     found = problems(path)
     assert (
         f"{where(path, 'identiti')}: unknown key 'identiti' in "
-        "dataset[0].collections[0].fields[1].fides_meta (did you mean 'identity'?)"
+        "dataset[0].collections[0].fields[1].fides_meta (did you mean 'identity'?); "
+        "the fideslang dataset format has no such key"
     ) in found
     # Without the identity nothing reaches the collections, and that is reported too.
     assert any("holds personal data but no identity reaches it" in line for line in found)

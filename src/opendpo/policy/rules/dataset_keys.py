@@ -23,6 +23,9 @@ def _walk(ctx: RuleContext, node: Any, path: PathKey) -> None:
         for key, value in node.items():
             child = (*path, key)
             if allowed and key not in allowed:
-                ctx.problems.append(ctx.problem_at_key(child, unknown_key_message(child)))
+                message = (
+                    f"{unknown_key_message(child)}; the fideslang dataset format has no such key"
+                )
+                ctx.problems.append(ctx.problem_at_key(child, message))
             elif allowed:
                 _walk(ctx, value, child)
