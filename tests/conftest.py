@@ -6,6 +6,7 @@ service fails the test instead of skipping it.
 
 from __future__ import annotations
 
+import base64
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -19,6 +20,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from opendpo.cli import cli
+from opendpo.security.keyring import Keyring, load_keyring
 from opendpo.settings import Settings
 from opendpo.store.engine import make_engine, make_session_factory
 from opendpo.store.migrate import upgrade
@@ -30,6 +32,9 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "OPENDPO_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 TEST_SECRET = "test-secret-key-that-is-long-enough-for-settings"
+# Fixed test keys (base64 of 32 bytes each): never used outside the suite.
+TEST_ENCRYPTION_KEYS = "t1:" + base64.b64encode(bytes(range(32))).decode()
+TEST_MAC_KEY = base64.b64encode(bytes(range(100, 132))).decode()
 CHROMIUM = Path("/usr/bin/chromium")
 
 
@@ -75,9 +80,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 @pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    """A store migrated to the latest schema."""
-    engine = make_engine(database_url)
+def keyring(settings: Settings) -> Keyring:
+    return load_keyring(settings)
+
+
+@pytest.fixture
+def engine(database_url: str, keyring: Keyring) -> Iterator[Engine]:
+    """A store migrated to the latest schema, opening encrypted columns with the test keys."""
+    engine = make_engine(database_url, keyring=keyring)
     upgrade(engine)
     yield engine
     engine.dispose()
@@ -91,7 +101,12 @@ def session(engine: Engine) -> Iterator[Session]:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, secret_key=TEST_SECRET)  # type: ignore[arg-type]
+    return Settings(
+        database_url=database_url,
+        secret_key=TEST_SECRET,  # type: ignore[arg-type]
+        encryption_keys=TEST_ENCRYPTION_KEYS,  # type: ignore[arg-type]
+        mac_key=TEST_MAC_KEY,  # type: ignore[arg-type]
+    )
 
 
 @pytest.fixture
@@ -106,6 +121,8 @@ def run(settings: Settings) -> Callable[..., Result]:
         env={
             "OPENDPO_DATABASE_URL": settings.database_url,
             "OPENDPO_SECRET_KEY": settings.secret_key.get_secret_value(),
+            "OPENDPO_ENCRYPTION_KEYS": TEST_ENCRYPTION_KEYS,
+            "OPENDPO_MAC_KEY": TEST_MAC_KEY,
             # Whatever the developer's shell says, tests run outside demo mode.
             "OPENDPO_DEMO": None,
         }

@@ -32,3 +32,14 @@ class NoPolicyApplied(DomainError):
         super().__init__(
             "no policy has been applied yet: apply one with `opendpo policy apply PATH`"
         )
+
+
+class InvalidValue(DomainError):
+    """A value a caller gave is malformed; `field` names it, so forms and APIs can point at it."""
+
+    code = "invalid_value"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.detail = message

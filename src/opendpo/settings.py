@@ -48,6 +48,48 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] = Field(
         default="json", description="json: one object per line for collectors; console: readable."
     )
+    key_file: Path = Field(
+        default=Path("var/keys.json"),
+        description="Key file (`opendpo keys init`), used unless OPENDPO_ENCRYPTION_KEYS is set.",
+    )
+    encryption_keys: SecretStr | None = Field(
+        default=None,
+        description="Keys as 'id:base64,id:base64', first active; overrides OPENDPO_KEY_FILE.",
+    )
+    mac_key: SecretStr | None = Field(
+        default=None,
+        description="Base64 key for blind indexes and the audit chain (never rotated).",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis URL shared by every process for rate limits; in-process if unset.",
+    )
+    session_idle_minutes: int = Field(
+        default=30, ge=1, description="A console session ends after this long without a request."
+    )
+    session_absolute_hours: int = Field(
+        default=12, ge=1, description="A console session ends this long after sign-in, whatever."
+    )
+    login_max_failures: int = Field(
+        default=5, ge=1, description="Failed sign-ins in a row before an account is locked."
+    )
+    login_lockout_minutes: int = Field(
+        default=15, ge=1, description="How long a locked account stays locked."
+    )
+    rate_limit_public: str = Field(
+        default="60/minute", description="Requests per client address to public endpoints."
+    )
+    rate_limit_identity: str = Field(
+        default="5/hour", description="Requests per identity (e.g. email) to public endpoints."
+    )
+    rate_limit_login: str = Field(
+        default="10/minute", description="Sign-in attempts per client address."
+    )
+
+    @property
+    def behind_tls(self) -> bool:
+        """Served over https: cookies are marked Secure and HSTS is sent."""
+        return self.base_url.startswith("https://")
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

@@ -9,6 +9,9 @@ from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
 from opendpo import __version__
+from opendpo.security.keyring import load_keyring
+from opendpo.security.links import LinkSigner
+from opendpo.security.rate_limits import RateLimiter
 from opendpo.settings import Settings
 from opendpo.store.engine import make_engine, make_session_factory
 from opendpo.web import docs, health
@@ -28,12 +31,17 @@ DESCRIPTION = (
 
 
 def create_app(settings: Settings) -> FastAPI:
-    engine = make_engine(settings.database_url)
+    """The app for these settings; KeyProblem if the encryption keys cannot be loaded."""
+    keyring = load_keyring(settings)
+    engine = make_engine(settings.database_url, keyring=keyring)
     state = WebState(
         settings=settings,
         engine=engine,
         session_factory=make_session_factory(engine),
         templates=make_templates(),
+        keyring=keyring,
+        rate_limiter=RateLimiter(settings.redis_url),
+        links=LinkSigner(settings.secret_key.get_secret_value()),
     )
 
     @asynccontextmanager

@@ -10,7 +10,9 @@ from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.responses import Response
 
+from opendpo.security.roles import Permission
 from opendpo.web.assets import SWAGGER_UI
+from opendpo.web.auth import permit
 
 OPENAPI_URL = "/api/v1/openapi.json"
 DOCS_URL = "/api/v1/docs"
@@ -30,7 +32,7 @@ def _docs_policy(html: str) -> str:
     )
 
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[permit(Permission.PUBLIC)])
 
 
 @router.get(DOCS_URL)

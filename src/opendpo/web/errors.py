@@ -10,15 +10,26 @@ from __future__ import annotations
 
 import logging
 from http import HTTPStatus
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from opendpo.errors import DomainError, NoPolicyApplied, NotFound
+from opendpo.errors import DomainError, InvalidValue, NoPolicyApplied, NotFound
+from opendpo.security.errors import (
+    AccountLocked,
+    CsrfFailed,
+    KeyProblem,
+    LinkInvalid,
+    LoginFailed,
+    NotAuthenticated,
+    PermissionDenied,
+    RateLimited,
+)
 from opendpo.web.headers import SECURITY_HEADERS
 from opendpo.web.state import web_state
 
@@ -28,6 +39,15 @@ logger = logging.getLogger("opendpo.web.errors")
 DOMAIN_STATUS: dict[type[DomainError], int] = {
     NotFound: 404,
     NoPolicyApplied: 503,
+    NotAuthenticated: 401,
+    LoginFailed: 401,
+    PermissionDenied: 403,
+    CsrfFailed: 403,
+    AccountLocked: 423,
+    RateLimited: 429,
+    LinkInvalid: 400,
+    InvalidValue: 422,
+    KeyProblem: 503,
     DomainError: 409,
 }
 
@@ -128,7 +148,31 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 async def _domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
     status = next(DOMAIN_STATUS[cls] for cls in type(exc).__mro__ if cls in DOMAIN_STATUS)
-    return error_response(request, ErrorDetail(status=status, code=exc.code, message=exc.message))
+    headers: dict[str, str] = {}
+    if isinstance(exc, NotAuthenticated):
+        if not wants_json(request) and request.method in ("GET", "HEAD"):
+            # A person at a console page is sent to sign in, and brought back afterwards.
+            return sign_in_redirect(request, exc)
+        headers["www-authenticate"] = 'Bearer realm="opendpo"'
+    if isinstance(exc, RateLimited):
+        headers["retry-after"] = str(exc.retry_after)
+    errors = (
+        [FieldError(field=exc.field, message=exc.detail)] if isinstance(exc, InvalidValue) else []
+    )
+    detail = ErrorDetail(status=status, code=exc.code, message=exc.message, errors=errors)
+    return error_response(request, detail, headers)
+
+
+def sign_in_redirect(request: Request, exc: NotAuthenticated) -> Response:
+    """Where a person who is not (fully) signed in goes: the step of sign-in they are at."""
+    steps = {
+        "password_change_required": "/console/account/password",
+        "second_factor_required": "/console/login/code",
+    }
+    target = steps.get(exc.code)
+    if target is None:
+        target = "/console/login?" + urlencode({"next": request.url.path})
+    return RedirectResponse(target, status_code=303, headers=SECURITY_HEADERS)
 
 
 async def _service_error(request: Request, exc: Exception) -> Response:
@@ -161,6 +205,8 @@ def install_error_handlers(app: FastAPI) -> None:
 # Documented on every API route, so that the OpenAPI description shows the real error body.
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
     404: {"model": ErrorResponse, "description": "No such resource."},
+    401: {"model": ErrorResponse, "description": "No valid API key or session."},
+    403: {"model": ErrorResponse, "description": "The key or account lacks the permission."},
     422: {"model": ErrorResponse, "description": "A parameter is not valid."},
     503: {"model": ErrorResponse, "description": "No policy has been applied yet."},
 }

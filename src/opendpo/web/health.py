@@ -9,7 +9,9 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 from sqlalchemy.exc import SQLAlchemyError
 
+from opendpo.security.roles import Permission
 from opendpo.store.migrate import current_revision, head_revision
+from opendpo.web.auth import permit
 from opendpo.web.dependencies import StateDep
 from opendpo.web.errors import ErrorResponse, ServiceError
 
@@ -27,7 +29,7 @@ class Health(BaseModel):
     store: StoreHealth
 
 
-router = APIRouter()
+router = APIRouter(dependencies=[permit(Permission.PUBLIC)])
 
 
 @router.get(

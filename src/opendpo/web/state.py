@@ -1,4 +1,4 @@
-"""What the running app holds: settings, the store's engine and sessions, templates."""
+"""What the running app holds: settings, the store, templates, keys, limits and link signing."""
 
 from __future__ import annotations
 
@@ -11,6 +11,9 @@ from starlette.templating import Jinja2Templates
 
 from opendpo.policy.model.document import PolicyDocument
 from opendpo.policy.versions import PolicyVersion
+from opendpo.security.keyring import Keyring
+from opendpo.security.links import LinkSigner
+from opendpo.security.rate_limits import RateLimiter
 from opendpo.settings import Settings
 
 
@@ -39,6 +42,9 @@ class WebState:
     engine: Engine
     session_factory: sessionmaker[Session]
     templates: Jinja2Templates
+    keyring: Keyring
+    rate_limiter: RateLimiter
+    links: LinkSigner
     policy_cache: PolicyCache = field(default_factory=PolicyCache)
 
 

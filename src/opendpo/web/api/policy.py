@@ -10,10 +10,12 @@ from sqlalchemy import select
 
 from opendpo.errors import NotFound
 from opendpo.policy.versions import PolicyVersion, list_versions
+from opendpo.security.roles import Permission
 from opendpo.web.api.shapes import ItemList, as_utc
+from opendpo.web.auth import permit
 from opendpo.web.dependencies import PolicyDep, PolicyVersionDep, SessionDep
 
-router = APIRouter(tags=["policy"])
+router = APIRouter(tags=["policy"], dependencies=[permit(Permission.POLICY_READ)])
 
 
 class PolicyVersionPublic(BaseModel):

@@ -8,7 +8,9 @@ from pydantic import BaseModel
 from opendpo.errors import NotFound
 from opendpo.policy.model.purposes import ConsentTerms, LawfulBasis, LegitimateInterest, Purpose
 from opendpo.policy.taxonomy import Vocabulary
+from opendpo.security.roles import Permission
 from opendpo.web.api.shapes import ItemList, Term, terms
+from opendpo.web.auth import permit
 from opendpo.web.dependencies import PolicyDep, VocabularyDep
 
 # Copied unchanged from the policy; the rest is reshaped for readers.
@@ -29,7 +31,7 @@ PURPOSE_FIELDS: set[str] = {
     "further_processing_needs_permission",
 }
 
-router = APIRouter(tags=["purposes"])
+router = APIRouter(tags=["purposes"], dependencies=[permit(Permission.POLICY_READ)])
 
 
 class PurposePublic(BaseModel):

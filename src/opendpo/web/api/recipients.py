@@ -10,7 +10,9 @@ from pydantic import BaseModel
 from opendpo.errors import NotFound
 from opendpo.policy.model.sharing import DueDiligence, Recipient, RecipientKind, TransferMechanism
 from opendpo.policy.taxonomy import Vocabulary
+from opendpo.security.roles import Permission
 from opendpo.web.api.shapes import ItemList, Term, terms
+from opendpo.web.auth import permit
 from opendpo.web.dependencies import PolicyDep, VocabularyDep
 
 # Copied unchanged from the policy; the rest is reshaped for readers.
@@ -27,7 +29,7 @@ RECIPIENT_FIELDS: set[str] = {
     "group_company",
 }
 
-router = APIRouter(tags=["recipients"])
+router = APIRouter(tags=["recipients"], dependencies=[permit(Permission.POLICY_READ)])
 
 
 def review_overdue(due_diligence: DueDiligence | None, today: dt.date) -> bool:

@@ -11,10 +11,12 @@ from opendpo.errors import NotFound
 from opendpo.policy.model.document import PolicyDocument
 from opendpo.policy.model.systems import System, SystemKind
 from opendpo.policy.taxonomy import Vocabulary
+from opendpo.security.roles import Permission
 from opendpo.web.api.shapes import ItemList, Term, terms
+from opendpo.web.auth import permit
 from opendpo.web.dependencies import PolicyDep, VocabularyDep
 
-router = APIRouter(tags=["systems"])
+router = APIRouter(tags=["systems"], dependencies=[permit(Permission.POLICY_READ)])
 
 
 class Reference(BaseModel):

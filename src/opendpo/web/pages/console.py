@@ -13,9 +13,11 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from opendpo.policy.versions import list_versions
+from opendpo.security.roles import Permission
 from opendpo.web.api.recipients import review_overdue
 from opendpo.web.api.shapes import as_utc
 from opendpo.web.api.systems import system_detail
+from opendpo.web.auth import permit
 from opendpo.web.dependencies import (
     PolicyDep,
     PolicyVersionDep,
@@ -24,7 +26,9 @@ from opendpo.web.dependencies import (
     VocabularyDep,
 )
 
-router = APIRouter(prefix="/console", include_in_schema=False)
+router = APIRouter(
+    prefix="/console", include_in_schema=False, dependencies=[permit(Permission.POLICY_READ)]
+)
 
 
 def render(request: Request, state: StateDep, template: str, **context: Any) -> Response:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from opendpo.security.roles import Permission
+from opendpo.web.auth import permit
 from opendpo.web.dependencies import PolicyDep, PolicyVersionDep, StateDep, VocabularyDep
 from opendpo.web.pages.notice_view import notice_view
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[permit(Permission.PUBLIC)])
 
 
 @router.get("/", name="privacy_notice")

@@ -12,9 +12,13 @@ from opendpo.errors import NotFound
 from opendpo.policy.ropa.build import build_records
 from opendpo.policy.ropa.formats import FORMATS
 from opendpo.policy.ropa.html import render_ropa_html
+from opendpo.security.roles import Permission
+from opendpo.web.auth import permit
 from opendpo.web.dependencies import PolicyDep, PolicyVersionDep, StateDep
 
-router = APIRouter(prefix="/console", include_in_schema=False)
+router = APIRouter(
+    prefix="/console", include_in_schema=False, dependencies=[permit(Permission.POLICY_READ)]
+)
 
 
 @router.get("/records", name="console_records")

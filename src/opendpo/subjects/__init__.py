@@ -1,0 +1,1 @@
+"""Data subjects and the identities (email, phone, customer id, cookie id) that name them."""
