@@ -10,10 +10,13 @@ from html.parser import HTMLParser
 
 import httpx
 import pytest
+from staff_sessions import SignIn, as_staff
 
 from opendpo.policy.model.document import PolicyDocument
 from opendpo.policy.model.sharing import DueDiligence
 from opendpo.policy.ropa.formats import FORMATS
+from opendpo.security.roles import Role
+from opendpo.settings import Settings
 
 pytestmark = pytest.mark.anyio
 
@@ -135,9 +138,11 @@ async def test_text_from_the_policy_is_escaped(
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
 
 
-async def test_the_console_says_it_has_no_sign_in_yet(client: httpx.AsyncClient) -> None:
+async def test_the_console_shows_who_is_signed_in_and_every_section_to_a_dpo(
+    client: httpx.AsyncClient,
+) -> None:
     html = (await client.get("/console/")).text
-    assert "No sign-in yet" in html and "127.0.0.1" in html
+    assert "Signed in as <strong>dpo-" in html and 'action="/console/logout"' in html
     for label in (
         "Overview",
         "Records of processing",
@@ -145,11 +150,25 @@ async def test_the_console_says_it_has_no_sign_in_yet(client: httpx.AsyncClient)
         "Systems",
         "Recipients",
         "Policy versions",
+        "People",
+        "Audit log",
+        "Staff",
+        "API keys",
     ):
         assert f">{label}</a>" in html
     assert 'aria-current="page">Overview<' in html
     assert "Policy version <strong>1</strong>" in html
     assert "<dt>Purposes</dt><dd>2</dd>" in html
+
+
+async def test_the_console_hides_sections_a_role_may_not_open(
+    anonymous_client: httpx.AsyncClient, settings: Settings, sign_in: SignIn
+) -> None:
+    as_staff(anonymous_client, settings, sign_in(Role.AUDITOR))
+    html = (await anonymous_client.get("/console/")).text
+    assert ">Audit log</a>" in html and ">Purposes</a>" in html
+    for hidden in ("People", "Staff", "API keys"):
+        assert f">{hidden}</a>" not in html
 
 
 async def test_records_of_processing_embed_the_ropa_and_offer_every_download(

@@ -9,13 +9,16 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
 from jinja2.runtime import Context
+from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
 from opendpo import __version__
 from opendpo.policy.model.base import describe_duration
 from opendpo.policy.model.purposes import LAWFUL_BASIS_NAMES
 from opendpo.policy.taxonomy import Vocabulary
+from opendpo.security.roles import Permission
 from opendpo.web.assets import asset_path
+from opendpo.web.auth import Auth
 from opendpo.web.pages import wording
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
@@ -53,6 +56,17 @@ def duration(value: str) -> str:
     return "until you close your browser" if value == "session" else describe_duration(value)
 
 
+def current_auth(request: Request) -> Auth | None:
+    """Who the page is for (set by Permit), or None on pages that asked nobody."""
+    auth = getattr(request.state, "opendpo_auth", None)
+    return auth if isinstance(auth, Auth) else None
+
+
+def can(request: Request, permission: str) -> bool:
+    auth = current_auth(request)
+    return auth is not None and auth.principal.can(Permission(permission))
+
+
 def make_templates() -> Jinja2Templates:
     environment = Environment(
         loader=FileSystemLoader(TEMPLATES_DIR),
@@ -77,5 +91,12 @@ def make_templates() -> Jinja2Templates:
         "date_time": date_time,
     }
     environment.filters.update(filters)
-    environment.globals.update({"asset": asset_path, "opendpo_version": __version__})
+    environment.globals.update(
+        {
+            "asset": asset_path,
+            "opendpo_version": __version__,
+            "current_auth": current_auth,
+            "can": can,
+        }
+    )
     return Jinja2Templates(env=environment)
