@@ -10,7 +10,7 @@ import datetime as dt
 import hashlib
 import secrets
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, String, update
+from sqlalchemy import Boolean, DateTime, ForeignKey, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from opendpo.security.audit import as_utc
@@ -95,9 +95,11 @@ def end_session(*, session: Session, staff_session: StaffSession) -> None:
 
 def end_all_sessions(*, session: Session, user_id: str) -> int:
     """Ends every session of an account: after a password change, reset or disabling."""
-    result = session.execute(
-        update(StaffSession)
-        .where(StaffSession.user_id == user_id, StaffSession.ended_at.is_(None))
-        .values(ended_at=dt.datetime.now(dt.UTC))
-    )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    # Loaded, not bulk-updated, so sessions already in this unit of work see the end too.
+    live = session.scalars(
+        select(StaffSession).where(StaffSession.user_id == user_id, StaffSession.ended_at.is_(None))
+    ).all()
+    moment = dt.datetime.now(dt.UTC)
+    for staff_session in live:
+        staff_session.ended_at = moment
+    return len(live)

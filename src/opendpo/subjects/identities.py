@@ -50,7 +50,9 @@ def normalise(kind: IdentityKind | str, value: str, *, field: str | None = None)
             number = phonenumbers.parse(value, DEFAULT_PHONE_REGION)
         except phonenumbers.NumberParseException:
             raise InvalidValue(name, "is not a telephone number") from None
-        if not phonenumbers.is_valid_number(number):
+        # "Possible" (a plausible length for the country), not "valid": the library's list of
+        # allocated ranges lags behind real allocations, and refusing a real number loses data.
+        if not phonenumbers.is_possible_number(number):
             raise InvalidValue(name, "is not a valid telephone number")
         return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     if len(value) > MAX_OPAQUE_LENGTH or any(ch.isspace() for ch in value):

@@ -87,16 +87,17 @@ def add_identity(
         if existing.person_id == person.id:
             return existing
         raise DomainError(f"this {kind.value} already belongs to another person")
+    # Set through the relationship: appending to person.identities would first load the
+    # collection, autoflushing this identity into it, and it would then be listed twice.
     identity = Identity(
         id=str(uuid.uuid4()),
-        person_id=person.id,
+        person=person,
         kind=kind.value,
         value=normal,
         blind_index=index,
         created_at=now or dt.datetime.now(dt.UTC),
     )
     session.add(identity)
-    person.identities.append(identity)
     session.flush()
     return identity
 
