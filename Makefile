@@ -24,6 +24,8 @@ $(VENV)/.dev: requirements/dev.txt $(VENV)/.runtime
 
 demo: $(VENV)/.runtime
 	OPENDPO_DEMO=1 $(BIN)/opendpo db upgrade
+	OPENDPO_DEMO=1 $(BIN)/opendpo keys init --if-missing
+	OPENDPO_DEMO=1 $(BIN)/opendpo users add dpo --role dpo --name "Data Protection Officer" --if-missing
 	OPENDPO_DEMO=1 $(BIN)/opendpo policy apply $(POLICY) --by demo
 	OPENDPO_DEMO=1 $(BIN)/opendpo serve
 

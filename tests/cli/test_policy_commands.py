@@ -7,6 +7,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import Result
+from sqlalchemy.orm import Session
+
+from opendpo.security import audit
+from opendpo.security.keyring import Keyring
 
 Run = Callable[..., Result]
 
@@ -134,3 +138,19 @@ def test_commands_refuse_a_store_that_was_not_upgraded(
     assert "Traceback" not in result.output
     # Nothing was created behind the operator's back.
     assert run("db", "status").exit_code == 1
+
+
+def test_apply_and_export_are_on_the_audit_log(
+    upgraded: Run, minimal_policy: Path, session: Session, keyring: Keyring
+) -> None:
+    assert upgraded("policy", "apply", str(minimal_policy), "--by", "dpo").exit_code == 0
+    assert upgraded("policy", "apply", str(minimal_policy), "--by", "dpo").exit_code == 0
+    assert upgraded("ropa", "export", "--format", "csv").exit_code == 0
+    entries = audit.search(session=session, query=audit.AuditQuery())
+    # The unchanged second apply changed nothing, so it records nothing.
+    assert [(e.action, e.target_id, e.actor_kind) for e in reversed(entries)] == [
+        ("policy.applied", "1", "cli"),
+        ("ropa.exported", "1", "cli"),
+    ]
+    assert entries[0].details == {"format": "csv"}
+    assert audit.verify(session=session, keyring=keyring).ok

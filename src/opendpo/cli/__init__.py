@@ -5,12 +5,16 @@ from __future__ import annotations
 import click
 
 from opendpo import __version__
+from opendpo.cli.apikeys import apikeys
+from opendpo.cli.audit import audit_group
 from opendpo.cli.db import db
+from opendpo.cli.keys import keys
 from opendpo.cli.policy import policy
 from opendpo.cli.ropa import ropa
 from opendpo.cli.serve import serve
 from opendpo.cli.settings import settings_command
 from opendpo.cli.state import CliState
+from opendpo.cli.users import users
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -29,6 +33,10 @@ cli.add_command(db)
 cli.add_command(ropa)
 cli.add_command(serve)
 cli.add_command(settings_command)
+cli.add_command(keys)
+cli.add_command(users)
+cli.add_command(apikeys)
+cli.add_command(audit_group)
 
 
 def main() -> None:

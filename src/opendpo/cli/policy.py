@@ -9,6 +9,7 @@ import click
 from rich.console import Console
 from rich.table import Column, Table
 
+from opendpo.cli.operator import record
 from opendpo.cli.state import CliState, pass_state
 from opendpo.policy.diff import PolicyDiff
 from opendpo.policy.errors import PolicyInvalid
@@ -81,6 +82,15 @@ def apply_command(state: CliState, path: Path, applied_by: str | None) -> None:
             source=str(path),
             applied_by=applied_by or getpass.getuser(),
         )
+        if result.created:
+            record(
+                state,
+                session,
+                "policy.applied",
+                target_kind="policy_version",
+                target_id=str(result.version.number),
+                details={"digest": result.version.digest, "source": str(path)},
+            )
     if result.created:
         _print_diff(result.diff)
         click.echo(

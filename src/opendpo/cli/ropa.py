@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from opendpo.cli.operator import record
 from opendpo.cli.policy import load_or_exit
 from opendpo.cli.state import CliState, pass_state
 from opendpo.policy.ropa.build import build_records
@@ -56,7 +57,10 @@ def export_command(
         raise click.UsageError(
             f"refusing to write binary {format_name} to a terminal: use -o FILE or a pipe"
         )
-    records = _records_from_file(policy_path) if policy_path else _records_from_store(state)
+    if policy_path:
+        records = _records_from_file(policy_path)
+    else:
+        records = _records_from_store(state, format_name)
     if output is None:
         sys.stdout.flush()
         export_format.write(records, stdout)
@@ -67,11 +71,20 @@ def export_command(
     click.echo(f"wrote {len(records.activities)} processing activities to {output}", err=True)
 
 
-def _records_from_store(state: CliState) -> RecordsOfProcessing:
+def _records_from_store(state: CliState, format_name: str) -> RecordsOfProcessing:
     with state.session() as session:
         version = current_version(session=session)
         if version is None:
             raise click.ClickException("no policy applied yet: run `opendpo policy apply PATH`")
+        # Every export is on the audit log, from the console and from here alike.
+        record(
+            state,
+            session,
+            "ropa.exported",
+            target_kind="policy_version",
+            target_id=str(version.number),
+            details={"format": format_name},
+        )
         return build_records(version.policy(), policy_version=version.number, generated_at=_now())
 
 

@@ -12,9 +12,35 @@ from opendpo.logs import configure_logging
 @click.command()
 @click.option("--host", default=None, help="Listen address (default: OPENDPO_HOST).")
 @click.option("--port", type=int, default=None, help="Port (default: OPENDPO_PORT).")
+@click.option(
+    "--proxy-headers/--no-proxy-headers",
+    default=True,
+    show_default=True,
+    help="Take the client address and scheme from X-Forwarded-For and X-Forwarded-Proto, "
+    "when the request comes from a trusted proxy (--forwarded-allow-ips).",
+)
+@click.option(
+    "--forwarded-allow-ips",
+    default=None,
+    metavar="ADDRESSES",
+    help="Comma-separated addresses of the reverse proxies whose forwarded headers are "
+    "trusted, or '*' for any (only if nothing else can reach this port). "
+    "Default: $FORWARDED_ALLOW_IPS, else 127.0.0.1.",
+)
 @pass_state
-def serve(state: CliState, host: str | None, port: int | None) -> None:
-    """Serve the privacy centre at / and the staff console at /console/."""
+def serve(
+    state: CliState,
+    host: str | None,
+    port: int | None,
+    proxy_headers: bool,
+    forwarded_allow_ips: str | None,
+) -> None:
+    """Serve the privacy centre at / and the staff console at /console/.
+
+    Behind a reverse proxy that terminates TLS, set OPENDPO_BASE_URL=https://... and pass the
+    proxy's address with --forwarded-allow-ips, so that rate limits and the audit log see each
+    visitor's own address.
+    """
     settings = state.settings()
     configure_logging(level=settings.log_level, fmt=settings.log_format)
     host = host or settings.host
@@ -32,4 +58,13 @@ def serve(state: CliState, host: str | None, port: int | None) -> None:
     from opendpo.web.app import create_app
 
     app = create_app(settings)
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=proxy_headers,
+        # None lets uvicorn read $FORWARDED_ALLOW_IPS, falling back to 127.0.0.1.
+        forwarded_allow_ips=forwarded_allow_ips,
+    )

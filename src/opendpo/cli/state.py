@@ -11,6 +11,8 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session
 
+from opendpo.security.errors import KeyProblem
+from opendpo.security.keyring import Keyring, load_keyring
 from opendpo.settings import Settings, SettingsError, load_settings
 from opendpo.store.engine import make_engine, make_session_factory
 from opendpo.store.migrate import is_up_to_date
@@ -20,6 +22,7 @@ from opendpo.store.migrate import is_up_to_date
 class CliState:
     _settings: Settings | None = None
     _engine: Engine | None = field(default=None, repr=False)
+    _keyring: Keyring | None = field(default=None, repr=False)
 
     def settings(self) -> Settings:
         if self._settings is None:
@@ -29,11 +32,29 @@ class CliState:
                 raise click.ClickException(str(exc)) from None
         return self._settings
 
+    def keyring(self) -> Keyring:
+        """The encryption and MAC keys (environment or key file), or a clear error."""
+        if self._keyring is None:
+            try:
+                self._keyring = load_keyring(self.settings())
+            except KeyProblem as exc:
+                raise click.ClickException(exc.message) from None
+        return self._keyring
+
+    def _keyring_if_any(self) -> Keyring | None:
+        # `db upgrade` runs before `keys init` on a new installation, so a key file that does
+        # not exist yet is not an error here; encrypted columns then fail clearly at first use.
+        settings = self.settings()
+        if settings.encryption_keys is None and not settings.key_file.exists():
+            return None
+        return self.keyring()
+
     def engine(self) -> Engine:
         """The store's engine, after proving it can be reached (a clear error, not a traceback)."""
         if self._engine is None:
+            keyring = self._keyring_if_any()
             try:
-                engine = make_engine(self.settings().database_url)
+                engine = make_engine(self.settings().database_url, keyring=keyring)
             except ArgumentError as exc:
                 raise click.ClickException(f"OPENDPO_DATABASE_URL: {exc}") from None
             try:
