@@ -9,15 +9,21 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 import uvicorn
+from argon2 import PasswordHasher
 from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Response, sync_playwright
+from sqlalchemy import Engine
 
 from opendpo.policy.loader import load_policy
 from opendpo.policy.versions import apply_policy
+from opendpo.security.keyring import load_keyring, new_key
+from opendpo.security.roles import Role
+from opendpo.security.staff import add_user
 from opendpo.settings import Settings
 from opendpo.store.engine import make_engine, make_session_factory
 from opendpo.store.migrate import upgrade
@@ -38,18 +44,53 @@ CHROMIUM_ARGS = [
 SECRET = "browser-test-secret-key-long-enough-for-settings"
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The app under uvicorn on a free port of 127.0.0.1; its base URL."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'opendpo.db'}"
-    engine = make_engine(url)
+STAFF_PASSWORD = "a passphrase for the browser tests"
+
+
+def server_settings(folder: Path) -> Settings:
+    """Settings for a server of its own: a SQLite store in `folder` and fresh keys."""
+    return Settings(
+        database_url=f"sqlite:///{folder / 'opendpo.db'}",
+        secret_key=SECRET,  # type: ignore[arg-type]
+        encryption_keys=f"b1:{new_key()}",  # type: ignore[arg-type]
+        mac_key=new_key(),  # type: ignore[arg-type]
+        # Every test signs in from 127.0.0.1; the limit itself is tested in-process.
+        rate_limit_login="1000/minute",
+    )
+
+
+def store_engine(settings: Settings) -> Engine:
+    return make_engine(settings.database_url, keyring=load_keyring(settings))
+
+
+def prepare_store(settings: Settings) -> None:
+    """Migrate the store and apply the company's policy."""
+    engine = store_engine(settings)
     upgrade(engine)
     document = load_policy(ROOT / "policies" / "connect-ib.yaml").document
     with make_session_factory(engine)() as session, session.begin():
         apply_policy(session=session, document=document, source="connect-ib", applied_by="tests")
     engine.dispose()
 
-    app = create_app(Settings(database_url=url, secret_key=SECRET))
+
+def add_member(settings: Settings, username: str, password: str | None = STAFF_PASSWORD) -> str:
+    """A DPO account; with `password` set as its own, else its one-time password (returned)."""
+    engine = store_engine(settings)
+    with make_session_factory(engine)() as session, session.begin():
+        user, one_time = add_user(
+            session=session, username=username, role=Role.DPO, display_name=username.title()
+        )
+        if password is not None:
+            user.password_hash = PasswordHasher().hash(password)
+            user.must_change_password = False
+    engine.dispose()
+    return one_time if password is None else password
+
+
+@contextmanager
+def running(settings: Settings) -> Iterator[str]:
+    """The app under uvicorn on a free port of 127.0.0.1; its base URL."""
+    app = create_app(settings)
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, access_log=False)
     uvicorn_server = uvicorn.Server(config)
     thread = threading.Thread(target=uvicorn_server.run, daemon=True)
@@ -60,9 +101,30 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             raise RuntimeError("uvicorn did not start")
         time.sleep(0.05)
     port = uvicorn_server.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
-    uvicorn_server.should_exit = True
-    thread.join(timeout=20)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        uvicorn_server.should_exit = True
+        thread.join(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The server with the company's policy and one DPO, `dpo`; its base URL."""
+    settings = server_settings(tmp_path_factory.mktemp("browser"))
+    prepare_store(settings)
+    add_member(settings, "dpo")
+    with running(settings) as url:
+        yield url
+
+
+def sign_in(page: Page, server: str, username: str, password: str) -> None:
+    """Through the sign-in page, as a person would: a console page sends one there first."""
+    page.goto(server + "/console/")
+    page.wait_for_url(server + "/console/login?next=%2Fconsole%2F")
+    page.get_by_label("Name").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
 
 
 @pytest.fixture(scope="module")
@@ -135,9 +197,10 @@ def test_the_privacy_centre_shows_the_notice(server: str, page: Watched) -> None
 
 
 def test_the_console_navigates_to_records_and_recipients(server: str, page: Watched) -> None:
-    page.page.goto(server + "/console/")
+    sign_in(page.page, server, "dpo", STAFF_PASSWORD)
+    page.page.wait_for_url(server + "/console/")
     assert page.page.locator("h1").inner_text() == "Overview"
-    assert "No sign-in yet" in page.page.locator(".console-banner").inner_text()
+    assert "Signed in as dpo" in page.page.locator(".console-user").inner_text()
 
     page.page.get_by_role("link", name="Records of processing").click()
     page.page.wait_for_url(server + "/console/records")
