@@ -86,7 +86,11 @@ async def test_every_route_with_a_key_answers_an_unknown_key_with_404(
 ) -> None:
     paths = [
         path
-        for path in (route.path or "" for route in iter_route_contexts(app.routes))
+        for path in (
+            route.path or ""
+            for route in iter_route_contexts(app.routes)
+            if "GET" in (route.methods or {"GET"})  # actions (POST only) answer GET with 405
+        )
         if "{" in path and "{number}" not in path
     ]
     assert len(paths) >= 4

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from opendpo.web.api import policy, purposes, recipients, systems
+from opendpo.web.api import audit, people, policy, purposes, recipients, systems
 from opendpo.web.errors import ERROR_RESPONSES
 
 PREFIX = "/api/v1"
@@ -12,6 +12,6 @@ PREFIX = "/api/v1"
 
 def api_router() -> APIRouter:
     router = APIRouter(prefix=PREFIX, responses=ERROR_RESPONSES)
-    for module in (policy, purposes, recipients, systems):
+    for module in (policy, purposes, recipients, systems, people, audit):
         router.include_router(module.router)
     return router

@@ -13,8 +13,8 @@ from opendpo.policy.ropa.build import build_records
 from opendpo.policy.ropa.formats import FORMATS
 from opendpo.policy.ropa.html import render_ropa_html
 from opendpo.security.roles import Permission
-from opendpo.web.auth import permit
-from opendpo.web.dependencies import PolicyDep, PolicyVersionDep, StateDep
+from opendpo.web.auth import PolicyReader, permit, record_audit
+from opendpo.web.dependencies import PolicyDep, PolicyVersionDep, SessionDep, StateDep
 
 router = APIRouter(
     prefix="/console", include_in_schema=False, dependencies=[permit(Permission.POLICY_READ)]
@@ -36,13 +36,31 @@ def records_page(
 
 
 @router.get("/ropa.{fmt}", name="console_ropa_download")
-def records_download(fmt: str, policy: PolicyDep, version: PolicyVersionDep) -> Response:
+def records_download(
+    fmt: str,
+    policy: PolicyDep,
+    version: PolicyVersionDep,
+    auth: PolicyReader,
+    state: StateDep,
+    session: SessionDep,
+) -> Response:
     if fmt not in FORMATS:
         raise NotFound("records of processing format", fmt)
     export_format = FORMATS[fmt]
     buffer = io.BytesIO()
     export_format.write(build_records(policy, policy_version=version.number), buffer)
     filename = f"records-of-processing-v{version.number}{export_format.suffix}"
+    # Every export is audited, and committed before the file leaves.
+    record_audit(
+        session=session,
+        state=state,
+        auth=auth,
+        action="ropa.exported",
+        target_kind="policy_version",
+        target_id=str(version.number),
+        details={"format": fmt},
+    )
+    session.commit()
     return Response(
         buffer.getvalue(),
         media_type=export_format.media_type,
