@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from limits import parse_many
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # A value anyone can read in this file is not a secret; outside demo mode it is refused.
@@ -90,6 +91,22 @@ class Settings(BaseSettings):
     def behind_tls(self) -> bool:
         """Served over https: cookies are marked Secure and HSTS is sent."""
         return self.base_url.startswith("https://")
+
+    @field_validator("rate_limit_public", "rate_limit_identity", "rate_limit_login")
+    @classmethod
+    def _check_rate_limit(cls, value: str) -> str:
+        # Checked at start-up: a typo found at the first public request would be a 500 there.
+        try:
+            limits = parse_many(value)
+        except ValueError:
+            raise ValueError(
+                f"'{value}' is not a rate limit; write e.g. '10/minute' or '5 per hour'"
+            ) from None
+        if len(limits) != 1:
+            raise ValueError(f"'{value}' holds {len(limits)} limits; give one, e.g. '10/minute'")
+        if limits[0].amount < 1:
+            raise ValueError(f"'{value}' allows nothing at all; give at least 1 per period")
+        return value
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

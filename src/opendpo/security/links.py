@@ -34,8 +34,9 @@ class LinkSigner:
         return str(self._serializer(purpose).dumps(payload))
 
     def load(self, purpose: str, token: str, *, max_age: int | None = None) -> Any:
+        serializer = self._serializer(purpose)  # an unknown purpose is a programming error
         lifetime = LINK_LIFETIMES[purpose] if max_age is None else max_age
         try:
-            return self._serializer(purpose).loads(token, max_age=lifetime)
+            return serializer.loads(token, max_age=lifetime)
         except BadSignature:  # includes SignatureExpired
             raise LinkInvalid() from None

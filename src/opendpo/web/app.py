@@ -20,7 +20,7 @@ from opendpo.web.api import api_router
 from opendpo.web.assets import STATIC_DIR
 from opendpo.web.errors import install_error_handlers
 from opendpo.web.headers import SecurityHeadersMiddleware
-from opendpo.web.pages import console, privacy, records
+from opendpo.web.pages import account, audit_log, console, people, privacy, records, staff_admin
 from opendpo.web.state import WebState
 from opendpo.web.templating import make_templates
 
@@ -63,14 +63,18 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.opendpo = state
     install_error_handlers(app)
     # Added last runs first: the access log sees the final status, headers included.
-    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware, settings=settings)
     app.add_middleware(AccessLogMiddleware)
 
     app.include_router(health.router)
     app.include_router(docs.router)
     app.include_router(api_router())
     app.include_router(privacy.router)
+    app.include_router(account.router)  # sign-in, sign-out and one's own account
     app.include_router(console.router)
     app.include_router(records.router)
+    app.include_router(people.router)
+    app.include_router(audit_log.router)
+    app.include_router(staff_admin.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -30,7 +30,7 @@ from opendpo.security.errors import (
     PermissionDenied,
     RateLimited,
 )
-from opendpo.web.headers import SECURITY_HEADERS
+from opendpo.web.headers import SECURITY_HEADERS, response_headers
 from opendpo.web.state import web_state
 
 logger = logging.getLogger("opendpo.web.errors")
@@ -96,7 +96,12 @@ def wants_json(request: Request) -> bool:
 def error_response(
     request: Request, detail: ErrorDetail, headers: dict[str, str] | None = None
 ) -> Response:
-    all_headers = {**SECURITY_HEADERS, **(headers or {})}
+    # Built here too: a 500 is answered outside the middleware that adds them elsewhere.
+    try:
+        base = response_headers(web_state(request).settings, request.url.path)
+    except RuntimeError:
+        base = dict(SECURITY_HEADERS)
+    all_headers = {**base, **(headers or {})}
     if wants_json(request):
         return JSONResponse(
             ErrorResponse(error=detail).model_dump(), status_code=detail.status, headers=all_headers

@@ -9,8 +9,12 @@ from opendpo.security.roles import Permission
 from opendpo.web.auth import permit
 from opendpo.web.dependencies import PolicyDep, PolicyVersionDep, StateDep, VocabularyDep
 from opendpo.web.pages.notice_view import notice_view
+from opendpo.web.public import public_limit
 
-router = APIRouter(include_in_schema=False, dependencies=[permit(Permission.PUBLIC)])
+# The rate limit comes first: a request over budget costs no store query.
+router = APIRouter(
+    include_in_schema=False, dependencies=[public_limit(), permit(Permission.PUBLIC)]
+)
 
 
 @router.get("/", name="privacy_notice")
