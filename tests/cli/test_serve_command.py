@@ -52,3 +52,19 @@ def test_serve_can_ignore_forwarded_headers(
 ) -> None:
     assert run("serve", "--no-proxy-headers").exit_code == 0
     assert served["proxy_headers"] is False
+
+
+def test_serve_without_keys_says_how_to_make_them(
+    run: Callable[..., Result], served: dict[str, Any], tmp_path: Path
+) -> None:
+    result = run(
+        "serve",
+        env={
+            "OPENDPO_ENCRYPTION_KEYS": None,
+            "OPENDPO_MAC_KEY": None,
+            "OPENDPO_KEY_FILE": str(tmp_path / "missing.json"),
+        },
+    )
+    assert result.exit_code == 1
+    assert "opendpo keys init" in result.stderr and "Traceback" not in result.output
+    assert served == {}  # nothing was served

@@ -6,6 +6,7 @@ import click
 import uvicorn
 
 from opendpo.cli.state import CliState, pass_state
+from opendpo.errors import DomainError
 from opendpo.logs import configure_logging
 
 
@@ -51,13 +52,16 @@ def serve(
     click.echo(f"API reference:  {base}/api/v1/docs")
     if settings.demo:
         click.echo(
-            "demo mode: the console has no staff accounts yet and is open to this machine "
-            "only; sign-in arrives with the security foundation"
+            "demo mode: sign in to the console as 'dpo' with the one-time password printed "
+            "when the account was made (`opendpo users reset-password dpo` prints a new one)"
         )
     # Imported here so that commands which never serve don't pay for loading the web stack.
     from opendpo.web.app import create_app
 
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except DomainError as exc:  # e.g. no encryption keys: say so, never a traceback
+        raise click.ClickException(exc.message) from None
     uvicorn.run(
         app,
         host=host,
