@@ -93,7 +93,7 @@ def test_a_deleted_last_entry_is_caught_by_the_head(
     write_entries(session, keyring)
     sql(engine, f"DELETE FROM audit_entries WHERE seq = {ENTRIES}")
     assert audit.verify(session=session, keyring=keyring).first_bad_seq == ENTRIES
-    assert_broken(run, f"the log ends at entry {ENTRIES - 1} but {ENTRIES} entries were written")
+    assert_broken(run, f"the chain ends at entry {ENTRIES - 1} but {ENTRIES} entries were written")
 
 
 def test_a_truncation_with_the_head_wound_back_is_caught_by_a_recorded_head(

@@ -8,7 +8,7 @@ was edited, deleted or moved.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -21,7 +21,6 @@ from opendpo.security.keyring import Keyring
 from opendpo.store.base import Base
 
 CHAIN = "audit"
-VERIFY_BATCH = 2000
 
 
 class ActorKind(StrEnum):
@@ -109,72 +108,20 @@ def record(
     return entry
 
 
-@dataclass(frozen=True)
-class VerifyResult:
-    checked: int
-    problem: str | None = None
-    first_bad_seq: int | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.problem is None
-
-
-def _entries(session: Session) -> Iterator[AuditEntry]:
-    last = 0
-    while True:
-        batch = session.scalars(
-            select(AuditEntry)
-            .where(AuditEntry.seq > last)
-            .order_by(AuditEntry.seq)
-            .limit(VERIFY_BATCH)
-        ).all()
-        if not batch:
-            return
-        yield from batch
-        last = batch[-1].seq
-        session.expunge_all()  # bounded memory on a long log
+VerifyResult = chain.VerifyResult
 
 
 def verify(
     *, session: Session, keyring: Keyring, progress: Callable[[int], None] | None = None
 ) -> VerifyResult:
     """Walk the chain from the start; the first entry that does not fit is reported."""
-    key = keyring.derived_key("audit-chain")
-    expected_seq, previous, checked = 1, chain.GENESIS, 0
-    for entry in _entries(session):
-        if entry.seq != expected_seq:
-            return VerifyResult(
-                checked,
-                f"entry {expected_seq} is missing (the next entry is {entry.seq}): "
-                "entries were deleted",
-                expected_seq,
-            )
-        if entry.prev_hash != previous:
-            return VerifyResult(
-                checked,
-                f"entry {entry.seq} does not follow entry {entry.seq - 1}: "
-                "entries were deleted, reordered or swapped",
-                entry.seq,
-            )
-        if chain.entry_mac(key, previous, entry.fields()) != entry.hash:
-            return VerifyResult(
-                checked,
-                f"entry {entry.seq} was edited: its contents do not match its hash",
-                entry.seq,
-            )
-        previous, expected_seq, checked = entry.hash, expected_seq + 1, checked + 1
-        if progress is not None:
-            progress(1)
-    head_seq, head_hash = chain.head(session=session, chain=CHAIN)
-    if head_seq != checked or head_hash != previous:
-        return VerifyResult(
-            checked,
-            f"the log ends at entry {checked} but {head_seq} entries were written: "
-            "the latest entries were deleted or the chain head was altered",
-            checked + 1,
-        )
-    return VerifyResult(checked)
+    return chain.verify_chain(
+        session=session,
+        model=AuditEntry,
+        chain=CHAIN,
+        key=keyring.derived_key("audit-chain"),
+        progress=progress,
+    )
 
 
 def count(*, session: Session) -> int:

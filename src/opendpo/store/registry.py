@@ -9,8 +9,9 @@ from opendpo.store.base import Base
 
 def schema() -> MetaData:
     # Imported here, not at module top, so that importing the store never drags in every domain.
+    from opendpo.consent import ledger, suppression  # noqa: F401
     from opendpo.policy import versions  # noqa: F401
     from opendpo.security import api_keys, audit, chain, sessions, staff  # noqa: F401
-    from opendpo.subjects import people  # noqa: F401
+    from opendpo.subjects import flags, people  # noqa: F401
 
     return Base.metadata

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
+from enum import StrEnum
 
 from sqlalchemy import DateTime, ForeignKey, String, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
@@ -16,11 +17,20 @@ from opendpo.store.encrypted import Encrypted
 from opendpo.subjects.identities import IdentityKind, normalise
 
 
+class Subscriber(StrEnum):
+    INDIVIDUAL = "individual"
+    CORPORATE = "corporate"
+    UNKNOWN = "unknown"  # treated as an individual: the stricter rule applies
+
+
 class Person(Base):
     __tablename__ = "people"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     name: Mapped[str | None] = mapped_column(Encrypted("people.name"))
+    # PECR: marketing emails and texts to individual subscribers (people, sole traders, most
+    # partnerships) need consent; corporate subscribers may be emailed unless they object.
+    subscriber: Mapped[str] = mapped_column(String(20), default="unknown")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     identities: Mapped[list[Identity]] = relationship(
         back_populates="person", order_by="Identity.created_at", lazy="selectin"
@@ -121,7 +131,12 @@ def find_or_create_person(
         if person is not None:
             break
     if person is None:
-        person = Person(id=str(uuid.uuid4()), name=name, created_at=now or dt.datetime.now(dt.UTC))
+        person = Person(
+            id=str(uuid.uuid4()),
+            name=name,
+            subscriber=Subscriber.UNKNOWN.value,
+            created_at=now or dt.datetime.now(dt.UTC),
+        )
         session.add(person)
         session.flush()
     elif name and not person.name:

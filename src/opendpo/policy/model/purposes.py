@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from opendpo.policy.model.base import Key, Keyed, StrictModel, Text
+from opendpo.policy.model.base import Duration, Key, Keyed, StrictModel, Text
 
 LawfulBasis = Literal[
     "consent",
@@ -63,6 +63,16 @@ class ConsentTerms(StrictModel):
         default=[], description="Contact route keys through which consent can be withdrawn."
     )
     wording: Text | None = Field(default=None, description="What the opt-in says.")
+    valid_for: Duration | None = Field(
+        default=None,
+        description="Consent lapses this long after it was given (ICO: it does not last for "
+        "ever); the person is then asked again.",
+    )
+    until_renewed: Literal["deny", "allow"] = Field(
+        default="deny",
+        description="After a material change to this purpose, consent given to the earlier "
+        "wording: deny (ask again first) or allow until the person answers.",
+    )
 
 
 class Source(StrictModel):

@@ -1,0 +1,1 @@
+"""Consent: the append-only ledger, current preferences derived from it, and suppression."""
