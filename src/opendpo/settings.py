@@ -61,6 +61,26 @@ class Settings(BaseSettings):
         default=None,
         description="Base64 key for blind indexes and the audit chain (never rotated).",
     )
+    smtp_host: str | None = Field(
+        default=None, description="Mail server for outgoing email; unset: write to outbox_path."
+    )
+    smtp_port: int = Field(default=25, ge=1, le=65535, description="Mail server port.")
+    smtp_starttls: bool = Field(default=False, description="Upgrade the SMTP connection to TLS.")
+    smtp_username: str | None = Field(default=None, description="SMTP user name, if needed.")
+    smtp_password: SecretStr | None = Field(default=None, description="SMTP password, if needed.")
+    mail_from: str = Field(
+        default="privacy@connect-ib.example",
+        description="The From address of email OpenDPO sends (receipts, links, codes).",
+    )
+    outbox_path: Path = Field(
+        default=Path("var/outbox"),
+        description="Folder that email goes to as .eml files when no SMTP server is set.",
+    )
+    unsubscribe_mailbox: str | None = Field(
+        default=None,
+        description="Address for mailto: unsubscribes in List-Unsubscribe (RFC 8058 asks for "
+        "an https link too; both are sent).",
+    )
     redis_url: str | None = Field(
         default=None,
         description="Redis URL shared by every process for rate limits; in-process if unset.",

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
 from opendpo import __version__
+from opendpo.mail.sender import Mailer
 from opendpo.security.keyring import load_keyring
 from opendpo.security.links import LinkSigner
 from opendpo.security.rate_limits import RateLimiter
@@ -42,6 +43,7 @@ def create_app(settings: Settings) -> FastAPI:
         keyring=keyring,
         rate_limiter=RateLimiter(settings.redis_url),
         links=LinkSigner(settings.secret_key.get_secret_value()),
+        mailer=Mailer(settings),
     )
 
     @asynccontextmanager

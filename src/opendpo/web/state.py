@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.requests import HTTPConnection
 from starlette.templating import Jinja2Templates
 
+from opendpo.mail.sender import Mailer
 from opendpo.policy.model.document import PolicyDocument
 from opendpo.policy.versions import PolicyVersion
 from opendpo.security.keyring import Keyring
@@ -45,6 +46,7 @@ class WebState:
     keyring: Keyring
     rate_limiter: RateLimiter
     links: LinkSigner
+    mailer: Mailer
     policy_cache: PolicyCache = field(default_factory=PolicyCache)
 
 
