@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import calendar
+import datetime as dt
 import re
 from typing import Annotated
 
@@ -40,6 +42,15 @@ def duration_parts(value: str) -> tuple[int, int, int, int]:
         raise ValueError(f"not a duration: {value!r}")
     years, months, weeks, days = (int(part or 0) for part in match.groups())
     return years, months, weeks, days
+
+
+def add_duration(moment: dt.datetime, value: str) -> dt.datetime:
+    """`moment` plus a duration, by the calendar: 31 January plus P1M is 28 or 29 February."""
+    years, months, weeks, days = duration_parts(value)
+    month_index = moment.month - 1 + months + 12 * years
+    year, month = moment.year + month_index // 12, month_index % 12 + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day) + dt.timedelta(weeks=weeks, days=days)
 
 
 def describe_duration(value: str) -> str:
