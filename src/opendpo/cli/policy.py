@@ -9,12 +9,18 @@ import click
 from rich.console import Console
 from rich.table import Column, Table
 
-from opendpo.cli.operator import record
+from opendpo.cli.operator import cli_actor, record
 from opendpo.cli.state import CliState, pass_state
+from opendpo.consent.renewal import mark_renewals
 from opendpo.policy.diff import PolicyDiff
 from opendpo.policy.errors import PolicyInvalid
 from opendpo.policy.loader import LoadedPolicy, load_policy
-from opendpo.policy.versions import apply_policy, diff_against_current, list_versions
+from opendpo.policy.versions import (
+    apply_policy,
+    current_version,
+    diff_against_current,
+    list_versions,
+)
 
 PATH = click.argument("path", type=click.Path(path_type=Path))
 
@@ -75,7 +81,10 @@ def diff_command(state: CliState, path: Path) -> None:
 def apply_command(state: CliState, path: Path, applied_by: str | None) -> None:
     """Validate PATH and store it as a new policy version (nothing happens if unchanged)."""
     document = load_or_exit(path).document
+    renewals: dict[str, int] = {}
     with state.session() as session:
+        before = current_version(session=session)
+        previous = before.policy() if before is not None else None
         result = apply_policy(
             session=session,
             document=document,
@@ -91,12 +100,23 @@ def apply_command(state: CliState, path: Path, applied_by: str | None) -> None:
                 target_id=str(result.version.number),
                 details={"digest": result.version.digest, "source": str(path)},
             )
+            # In the same transaction: a new wording is never in force without the marks.
+            renewals = mark_renewals(
+                session=session,
+                keyring=state.keyring(),
+                previous=previous,
+                current=document,
+                version=result.version.number,
+                actor=cli_actor(),
+            )
     if result.created:
         _print_diff(result.diff)
         click.echo(
             f"applied {path} as policy version {result.version.number} "
             f"(notice {result.version.notice_version})"
         )
+        for purpose, count in renewals.items():
+            click.echo(f"consent to '{purpose}' changed materially: {count} to be asked again")
     else:
         click.echo(f"unchanged: policy version {result.version.number} already matches {path}")
 
