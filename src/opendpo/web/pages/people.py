@@ -18,6 +18,7 @@ from opendpo.subjects.identities import IdentityKind, normalise
 from opendpo.subjects.people import find_person, get_person
 from opendpo.web.auth import PeopleReader, record_audit
 from opendpo.web.dependencies import SessionDep, StateDep
+from opendpo.web.pages.consent_console import person_consent
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -96,6 +97,8 @@ def person_page(
         target_id=person.id,
     )
     session.commit()
+    # The person's consent is part of what this view shows, and of what its entry records.
+    consent = person_consent(request, session=session, state=state, person_id=person.id)
     return state.templates.TemplateResponse(
-        request, "console/person.html", {"page": "people", "person": person}
+        request, "console/person.html", {"page": "people", "person": person, **consent}
     )
