@@ -42,13 +42,20 @@ PATH_PARAMETERS: dict[str, dict[str, str]] = {
     "/api/v1/systems/{key}": {"key": "crm"},
     "/api/v1/policy/versions/{number}": {"number": "1"},
     "/api/v1/people/{person_id}": {"person_id": PERSON},
+    "/api/v1/people/{person_id}/consent": {"person_id": PERSON},
+    "/api/v1/consent/{record_id}/receipt": {"record_id": "no-such-record"},
+    "/api/v1/consent/{record_id}/receipt/send": {"record_id": "no-such-record"},
     "/console/ropa.{fmt}": {"fmt": "csv"},
     "/console/people/{person_id}": {"person_id": PERSON},
+    "/console/people/{person_id}/consent": {"person_id": PERSON},
     "/console/staff/{user_id}/disable": {"user_id": STAFF_MEMBER},
     "/console/staff/{user_id}/enable": {"user_id": STAFF_MEMBER},
     "/console/staff/{user_id}/role": {"user_id": STAFF_MEMBER},
     "/console/staff/{user_id}/password": {"user_id": STAFF_MEMBER},
     "/console/api-keys/{key_id}/revoke": {"key_id": API_KEY},
+    "/u/{token}": {"token": "not-a-signed-token"},
+    "/preferences/{token}": {"token": "not-a-signed-token"},
+    "/preferences/{token}/receipt": {"token": "not-a-signed-token"},
 }
 
 # Routes that are not APIRoutes carry no Permit: only these may exist.

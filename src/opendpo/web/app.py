@@ -15,13 +15,26 @@ from opendpo.security.links import LinkSigner
 from opendpo.security.rate_limits import RateLimiter
 from opendpo.settings import Settings
 from opendpo.store.engine import make_engine, make_session_factory
-from opendpo.web import docs, health
+from opendpo.web import docs, gpc, health
 from opendpo.web.access_log import AccessLogMiddleware
 from opendpo.web.api import api_router
 from opendpo.web.assets import STATIC_DIR
 from opendpo.web.errors import install_error_handlers
 from opendpo.web.headers import SecurityHeadersMiddleware
-from opendpo.web.pages import account, audit_log, console, people, privacy, records, staff_admin
+from opendpo.web.pages import (
+    account,
+    audit_log,
+    consent_console,
+    consent_figures,
+    console,
+    people,
+    preferences,
+    privacy,
+    records,
+    staff_admin,
+    subscribe,
+    unsubscribe,
+)
 from opendpo.web.state import WebState
 from opendpo.web.templating import make_templates
 
@@ -65,17 +78,24 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.opendpo = state
     install_error_handlers(app)
     # Added last runs first: the access log sees the final status, headers included.
+    app.add_middleware(gpc.GpcMiddleware)  # request.state.gpc: the browser's Sec-GPC: 1
     app.add_middleware(SecurityHeadersMiddleware, settings=settings)
     app.add_middleware(AccessLogMiddleware)
 
     app.include_router(health.router)
     app.include_router(docs.router)
     app.include_router(api_router())
+    app.include_router(subscribe.router)  # the opt-in form
+    app.include_router(preferences.router)  # the preference centre
+    app.include_router(gpc.router)  # /.well-known/gpc.json
     app.include_router(privacy.router)
+    app.include_router(unsubscribe.router)  # RFC 8058 one-click, from marketing emails
     app.include_router(account.router)  # sign-in, sign-out and one's own account
     app.include_router(console.router)
     app.include_router(records.router)
     app.include_router(people.router)
+    app.include_router(consent_console.router)  # a person's consent, recorded by staff
+    app.include_router(consent_figures.router)
     app.include_router(audit_log.router)
     app.include_router(staff_admin.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

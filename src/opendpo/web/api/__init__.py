@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from opendpo.web.api import audit, people, policy, purposes, recipients, systems
+from opendpo.web.api import (
+    audit,
+    campaigns,
+    consent,
+    decisions,
+    people,
+    policy,
+    purposes,
+    recipients,
+    systems,
+)
 from opendpo.web.errors import ERROR_RESPONSES
 
 PREFIX = "/api/v1"
@@ -12,6 +22,7 @@ PREFIX = "/api/v1"
 
 def api_router() -> APIRouter:
     router = APIRouter(prefix=PREFIX, responses=ERROR_RESPONSES)
-    for module in (policy, purposes, recipients, systems, people, audit):
+    modules = (policy, purposes, recipients, systems, people, audit, consent, decisions, campaigns)
+    for module in modules:
         router.include_router(module.router)
     return router

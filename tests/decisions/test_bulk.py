@@ -1,0 +1,418 @@
+"""The bulk decision engine: the same answers as `decide`, streamed, in order, chunk by chunk."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session
+
+from opendpo.consent.ledger import (
+    Channel,
+    CollectionMethod,
+    ConsentState,
+    CurrentConsent,
+    Proof,
+    append,
+)
+from opendpo.consent.suppression import ALL_PURPOSES, SuppressionReason, suppress
+from opendpo.decisions.bulk import BulkOutcome, RowIndexer, decide_many, fast_email
+from opendpo.decisions.decide import decide
+from opendpo.decisions.rules import Reason
+from opendpo.errors import InvalidValue
+from opendpo.policy.loader import load_policy
+from opendpo.policy.model.document import PolicyDocument
+from opendpo.security.keyring import Keyring
+from opendpo.subjects.flags import FlagKind, add_flag, lift_flag
+from opendpo.subjects.identities import normalise
+from opendpo.subjects.people import find_or_create_person
+
+ROOT = Path(__file__).resolve().parents[2]
+NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
+PROOF = Proof(method=CollectionMethod.IMPORT, source="test")
+# (purpose, channel, recipient, gpc): consent, contract, legitimate interests, sharing with
+# a controller, a cookie category, and channels with and without suppression.
+USES: list[Use] = [
+    ("marketing", "email", None, False),
+    ("marketing", "phone", None, False),
+    ("marketing", "post", "crm_provider", False),
+    ("marketing", "sms", None, False),
+    ("client_contracts", "email", None, False),
+    ("group_sharing", "email", "affiliate_smartspace", True),
+    ("credit_checks", "phone", "courier", False),
+    ("analytics", "cookie", None, True),
+]
+MALFORMED = [("email", "not an address"), ("fax", "01234"), ("phone", "12"), ("email", " ")]
+
+
+@pytest.fixture(scope="module")
+def policy() -> PolicyDocument:
+    return load_policy(ROOT / "policies" / "connect-ib.yaml").document
+
+
+def _consent(session: Session, keyring: Keyring, person_id: str, rng: random.Random) -> None:
+    for purpose, channel in [
+        ("marketing", Channel.EMAIL),
+        ("marketing", Channel.PHONE),
+        ("marketing", Channel.POST),
+        ("marketing", Channel.SMS),
+        ("client_contracts", Channel.EMAIL),
+        ("group_sharing", Channel.EMAIL),
+        ("credit_checks", Channel.PHONE),
+        ("analytics", Channel.COOKIE),
+    ]:
+        if rng.random() < 0.3:
+            continue  # never asked
+        for _ in range(rng.choice((1, 1, 2))):  # sometimes a later answer replaces one
+            expires = rng.choice([None, None, NOW + dt.timedelta(days=30), NOW - dt.timedelta(1)])
+            append(
+                session=session,
+                keyring=keyring,
+                person_id=person_id,
+                purpose=purpose,
+                channel=channel,
+                state=rng.choice(list(ConsentState) + [ConsentState.GIVEN] * 3),
+                proof=PROOF,
+                notice_version="1.0",
+                policy_version=1,
+                wording=None,
+                expires_at=expires,
+                now=NOW - dt.timedelta(days=rng.randint(1, 400)),
+            )
+        if rng.random() < 0.15:
+            session.get_one(
+                CurrentConsent, (person_id, purpose, channel.value)
+            ).needs_renewal = True
+
+
+def populate(session: Session, keyring: Keyring, count: int, seed: int) -> list[tuple[str, str]]:
+    """`count` people with random facts; the rows of a campaign list that names them all."""
+    rng = random.Random(seed)
+    rows: list[tuple[str, str]] = []
+    for number in range(count):
+        email = f"person{number}@example.co.uk"
+        phone = f"+4477009{number:05d}"
+        identities = [("email", email)]
+        if rng.random() < 0.6:
+            identities.append(("phone", phone))
+        if rng.random() < 0.3:
+            identities.append(("cookie_id", f"cookie-{number}"))
+        person = find_or_create_person(session=session, keyring=keyring, identities=identities)
+        person.subscriber = rng.choice(["individual", "corporate", "unknown"])
+        _consent(session, keyring, person.id, rng)
+        for kind, value in identities[:2]:
+            if rng.random() < 0.12:
+                suppress(
+                    session=session,
+                    keyring=keyring,
+                    kind=kind,
+                    value=value,
+                    channel=rng.choice(["email", "phone", "sms"]),
+                    purpose=rng.choice(["marketing", ALL_PURPOSES, "group_sharing"]),
+                    reason=SuppressionReason.UNSUBSCRIBED,
+                    now=NOW,
+                )
+        for flag_kind in FlagKind:
+            if rng.random() < 0.1:
+                flag = add_flag(
+                    session=session,
+                    person_id=person.id,
+                    kind=flag_kind,
+                    purpose=rng.choice(["marketing", ALL_PURPOSES, "credit_checks"]),
+                    now=NOW,
+                )
+                if rng.random() < 0.3:
+                    lift_flag(session=session, flag=flag, reason="resolved", now=NOW)
+        # The list names people by any of their identities, in any spelling.
+        kind, value = rng.choice(identities)
+        rows.append((kind, value.upper() if kind == "email" and rng.random() < 0.2 else value))
+    for number in range(count // 5):
+        unknown = f"stranger{number}@example.org"
+        if rng.random() < 0.3:
+            suppress(
+                session=session,
+                keyring=keyring,
+                kind="email",
+                value=unknown,
+                channel="email",
+                reason=SuppressionReason.ERASURE,
+                now=NOW,
+            )
+        rows.append(("email", unknown))
+    rows.extend(MALFORMED)
+    rows.append(("email", "person0@example.co.uk"))  # the same person twice in one list
+    rng.shuffle(rows)
+    session.flush()
+    return rows
+
+
+Use = tuple[str, str, str | None, bool]
+
+
+def single(
+    session: Session, keyring: Keyring, policy: PolicyDocument, row: tuple[str, str], use: Use
+) -> BulkOutcome:
+    purpose, channel, recipient, gpc = use
+    try:
+        outcome = decide(
+            session=session,
+            keyring=keyring,
+            policy=policy,
+            identity_kind=row[0],
+            identity_value=row[1],
+            purpose=purpose,
+            channel=channel,
+            recipient=recipient,
+            gpc=gpc,
+            now=NOW,
+        )
+    except InvalidValue as exc:
+        return BulkOutcome(row[0], row[1], False, (), None, exc.message)
+    allowed, reasons = outcome.decision.allowed, outcome.decision.reasons
+    return BulkOutcome(row[0], row[1], allowed, reasons, outcome.person_id, None)
+
+
+def test_bulk_agrees_with_single_decisions(
+    session: Session, keyring: Keyring, policy: PolicyDocument
+) -> None:
+    rows = populate(session, keyring, 300, seed=4)
+    seen: set[tuple[bool, tuple[Reason, ...]]] = set()
+    for use in USES:
+        purpose, channel, recipient, gpc = use
+        bulk = list(
+            decide_many(
+                session=session,
+                keyring=keyring,
+                policy=policy,
+                purpose=purpose,
+                channel=channel,
+                recipient=recipient,
+                gpc=gpc,
+                rows=iter(rows),
+                now=NOW,
+                chunk_size=37,
+            )
+        )
+        assert len(bulk) == len(rows)
+        for row, outcome in zip(rows, bulk, strict=True):
+            assert outcome == single(session, keyring, policy, row, use), (use, outcome)
+            seen.add((outcome.allowed, outcome.reasons))
+    # The data must exercise the rules, or agreeing would prove little.
+    reasons = {reason for _, listed in seen for reason in listed}
+    assert {
+        Reason.NO_CONSENT,
+        Reason.WITHDRAWN,
+        Reason.REFUSED,
+        Reason.EXPIRED,
+        Reason.RENEWAL_NEEDED,
+        Reason.OBJECTION,
+        Reason.RESTRICTED,
+        Reason.SUPPRESSED,
+        Reason.BASIS_DOES_NOT_COVER,
+        Reason.RECIPIENT_NOT_ALLOWED,
+        Reason.GLOBAL_PRIVACY_CONTROL,
+    } <= reasons
+    assert (True, ()) in seen
+
+
+def _marketing(
+    session: Session, keyring: Keyring, policy: PolicyDocument, rows: object, **options: object
+) -> Iterator[BulkOutcome]:
+    return decide_many(
+        session=session,
+        keyring=keyring,
+        policy=policy,
+        purpose="marketing",
+        channel="email",
+        rows=rows,  # type: ignore[arg-type]
+        now=NOW,
+        **options,  # type: ignore[arg-type]
+    )
+
+
+def _consenting(session: Session, keyring: Keyring, number: int) -> str:
+    email = f"fan{number}@example.co.uk"
+    person = find_or_create_person(session=session, keyring=keyring, identities=[("email", email)])
+    append(
+        session=session,
+        keyring=keyring,
+        person_id=person.id,
+        purpose="marketing",
+        channel=Channel.EMAIL,
+        state=ConsentState.GIVEN,
+        proof=PROOF,
+        notice_version="1.0",
+        policy_version=1,
+        wording=None,
+        now=NOW,
+    )
+    return email
+
+
+def test_order_malformed_rows_and_chunk_boundaries(
+    session: Session, keyring: Keyring, policy: PolicyDocument
+) -> None:
+    fans = [_consenting(session, keyring, n) for n in range(4)]
+    rows = [
+        ("email", fans[0]),
+        ("email", "nobody@example.org"),
+        ("email", "not an address"),
+        ("email", fans[1].upper()),
+        ("fax", "01234 567890"),
+        ("email", fans[2]),
+        ("email", "nobody2@example.org"),
+        ("phone", "12"),
+        ("email", fans[3]),
+        ("email", fans[0]),
+    ]
+    outcomes = list(_marketing(session, keyring, policy, rows, chunk_size=3))
+    assert [(o.kind, o.value) for o in outcomes] == rows  # input order, values as given
+    assert [o.allowed for o in outcomes] == [
+        True,
+        False,
+        False,
+        True,
+        False,
+        True,
+        False,
+        False,
+        True,
+        True,
+    ]
+    assert outcomes[1].reasons == (Reason.NO_CONSENT,) and outcomes[1].error is None
+    assert outcomes[0].person_id is not None and outcomes[0].person_id == outcomes[9].person_id
+    errors = {i: o.error for i, o in enumerate(outcomes) if o.error}
+    assert sorted(errors) == [2, 4, 7]
+    assert errors[2] is not None and errors[2].startswith("identity.value: ")
+    assert errors[4] == (
+        "identity.kind: 'fax' is not an identity kind (email, phone, customer_id, cookie_id)"
+    )
+    assert errors[7] == "identity.value: is not a valid telephone number"
+    assert all(outcomes[i].reasons == () and outcomes[i].person_id is None for i in errors)
+
+
+@pytest.mark.parametrize(
+    ("field", "options"),
+    [
+        ("purpose", {"purpose": "astrology"}),
+        ("channel", {"channel": "pigeon"}),
+        ("recipient", {"recipient": "nobody"}),
+    ],
+)
+def test_an_unknown_use_is_refused_before_any_row_is_read(
+    session: Session,
+    keyring: Keyring,
+    policy: PolicyDocument,
+    field: str,
+    options: dict[str, str],
+) -> None:
+    def rows() -> Iterator[tuple[str, str]]:
+        raise AssertionError("a row was read")
+        yield ("email", "x@example.org")  # pragma: no cover
+
+    with pytest.raises(InvalidValue) as raised:
+        decide_many(
+            session=session,
+            keyring=keyring,
+            policy=policy,
+            purpose=options.get("purpose", "marketing"),
+            channel=options.get("channel", "email"),
+            recipient=options.get("recipient"),
+            rows=rows(),
+        )
+    assert raised.value.field == field
+
+
+def test_rows_are_read_lazily_a_chunk_at_a_time(
+    session: Session, keyring: Keyring, policy: PolicyDocument
+) -> None:
+    fan = _consenting(session, keyring, 0)
+    read = 0
+
+    def rows() -> Iterator[tuple[str, str]]:
+        nonlocal read
+        for number in range(1_000_000):
+            read += 1
+            yield ("email", fan if number % 2 else f"other{number}@example.org")
+
+    stream = _marketing(session, keyring, policy, rows(), chunk_size=4)
+    assert read == 0  # nothing is read until the first outcome is asked for
+    first = next(stream)
+    assert first.allowed is False and read <= 5
+    taken = [first] + [next(stream) for _ in range(8)]
+    assert [o.allowed for o in taken] == [False, True] * 4 + [False]
+    assert read <= 13  # three chunks of four, and at most one row peeked beyond
+
+
+TRICKY_EMAILS = [
+    "jane@example.co.uk",
+    "Jane.Doe+news@Example.COM",
+    "  padded@example.org  ",
+    "o'brien@example.ie",
+    "a!#$%&'*+/=?^_`{|}~-z@example.com",
+    "Postmaster@EXAMPLE.com",
+    "x@sub-domain.example.co.uk",
+    "x@xn--bcher-kva.example",
+    "x@bücher.example",
+    "jörg@example.de",
+    '"quoted"@example.com',
+    "Name <name@example.com>",
+    "two@@example.com",
+    ".lead@example.com",
+    "trail.@example.com",
+    "dou..ble@example.com",
+    "x@-hyphen.example.com",
+    "x@hyphen-.example.com",
+    "x@example..com",
+    "x@example.com.",
+    "x@localhost",
+    "x@example.local",
+    "x@example.test",
+    "x@example.invalid",
+    "x@123.456",
+    "x@example",
+    "x@[192.0.2.1]",
+    "x" * 64 + "@example.com",
+    "x" * 65 + "@example.com",
+    "x@" + "a" * 63 + ".com",
+    "x@" + "a" * 64 + ".com",
+    "x" * 60 + "@" + ".".join(["abcdefghij" * 6] * 3) + ".com",
+    "",
+    "no-at-sign",
+]
+
+
+@pytest.mark.parametrize("value", TRICKY_EMAILS)
+def test_the_fast_email_path_agrees_with_normalise(keyring: Keyring, value: str) -> None:
+    """The bulk path's shortcut for plain addresses must find exactly whom `normalise` finds."""
+    try:
+        expected = keyring.blind_index("email", normalise("email", value, field="identity.value"))
+    except InvalidValue as exc:
+        with pytest.raises(InvalidValue) as raised:
+            RowIndexer(keyring)("email", value)
+        assert raised.value.message == exc.message
+        assert fast_email(value) is None
+        return
+    assert RowIndexer(keyring)("email", value) == expected
+    shortcut = fast_email(value)
+    assert shortcut is None or shortcut == normalise("email", value)
+
+
+def test_plain_addresses_take_the_fast_path() -> None:
+    # Otherwise the shortcut could silently stop being used and nobody would notice.
+    assert fast_email(" Jane.Doe+news@Example.COM ") == "jane.doe+news@example.com"
+
+
+def test_a_chunk_beyond_sqlites_bound_parameter_limit(
+    session: Session, keyring: Keyring, policy: PolicyDocument
+) -> None:
+    # SQLite refuses more than 32,766 bound parameters a statement; a chunk's addresses are
+    # bound as one parameter, so the chunk size is limited by memory alone.
+    fan = _consenting(session, keyring, 0)
+    rows = [("email", f"someone{n}@example.org") for n in range(33_000)] + [("email", fan)]
+    outcomes = list(_marketing(session, keyring, policy, rows, chunk_size=40_000))
+    assert [o.allowed for o in outcomes].count(True) == 1 and outcomes[-1].allowed
+    assert outcomes[0].reasons == (Reason.NO_CONSENT,)
