@@ -72,13 +72,6 @@ class BulkOutcome:
     error: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class _Consent:
-    state: str
-    expires_at: dt.datetime | None
-    needs_renewal: bool
-
-
 def decide_many(
     *,
     session: Session,

@@ -1,0 +1,448 @@
+"""The decision point at campaign scale, next to the floor (hand-written SQL), and over HTTP.
+
+    .venv/bin/python benchmarks/decisions.py [--people 1000000] [--postgres URL] [--no-http]
+
+Data: N people, each with one email identity (encrypted, blind-indexed) and one marketing
+email consent record (mostly given; some withdrawn, refused or expired), about 2% of them
+suppressed and 0.5% objecting; loaded set-based (executemany on SQLite, COPY on
+PostgreSQL). The consent records skip the hash chain (placeholder MACs, chain head not
+advanced): the decision path reads only `consent_states`, never the chain. The campaign
+list names N addresses: 95% of the people (a tenth spelled in capitals) and 5% strangers.
+
+Measured per store:
+- bulk: `decide_many` over the whole list, every outcome read out;
+- floor: the same list normalised and blind-indexed the same way, loaded into a temporary
+  table, one anti-join (identities, consent_states, suppressions, flags) selecting who may
+  be contacted, the result read out. Both share the Python stage that normalises each
+  address and computes its keyed hash (the store cannot); it is timed on its own too;
+- HTTP: POST /api/v1/decisions under uvicorn with 2 workers, driven by an async httpx
+  load generator on the same 2 cores.
+The PostgreSQL data lives in a throwaway database, dropped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import datetime as dt
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+
+from opendpo.decisions.bulk import RowIndexer, decide_many
+from opendpo.policy.loader import load_policy
+from opendpo.policy.model.document import PolicyDocument
+from opendpo.policy.versions import apply_policy
+from opendpo.security.api_keys import create_key
+from opendpo.security.keyring import Keyring, generate_keyring
+from opendpo.settings import Settings
+from opendpo.store.engine import make_engine, make_session_factory
+from opendpo.store.migrate import upgrade
+from opendpo.web.app import create_app
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "benchmark-secret-key-long-enough-for-settings"
+NOW = dt.datetime.now(dt.UTC)
+BATCH = 20_000
+console = Console()
+
+TABLES = {
+    "people": "id, name, subscriber, created_at",
+    "identities": "id, person_id, kind, value, blind_index, verified_at, created_at",
+    "consent_records": "seq, id, person_id, purpose, channel, state, at, method, source,"
+    " client_address, user_agent, staff_id, api_key_id, notice_version, policy_version,"
+    " wording, evidence, expires_at, prev_hash, hash",
+    "consent_states": "person_id, purpose, channel, state, record_seq, at, expires_at,"
+    " policy_version, needs_renewal",
+    "suppressions": "kind, blind_index, channel, purpose, reason, source, at",
+    "processing_flags": "person_id, kind, purpose, reason, source, at, lifted_at, lifted_reason",
+}
+FLOOR_QUERY = """
+SELECT r.pos FROM recipients r
+JOIN identities i ON i.kind = 'email' AND i.blind_index = r.blind_index
+JOIN consent_states c
+  ON c.person_id = i.person_id AND c.purpose = 'marketing' AND c.channel = 'email'
+WHERE c.state = 'given' AND (c.expires_at IS NULL OR c.expires_at > :now)
+  AND NOT c.needs_renewal
+  AND NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.blind_index = r.blind_index
+                  AND s.channel = 'email' AND s.purpose IN ('marketing', '*'))
+  AND NOT EXISTS (SELECT 1 FROM processing_flags f WHERE f.person_id = i.person_id
+                  AND f.lifted_at IS NULL AND f.purpose IN ('marketing', '*'))
+ORDER BY r.pos
+"""
+
+
+def person_rows(keyring: Keyring, start: int, stop: int) -> dict[str, list[tuple[Any, ...]]]:
+    """The rows of people start..stop in every table; the same people for the same numbers."""
+    rng = random.Random(start)
+    rows: dict[str, list[tuple[Any, ...]]] = {name: [] for name in TABLES}
+    then = NOW - dt.timedelta(days=200)
+    for number in range(start, stop):
+        person_id = str(uuid.UUID(int=number + 1))
+        email = f"person{number}@example.com"  # already in normal form
+        index = keyring.blind_index("email", email)
+        sealed = keyring.encrypt(email.encode(), context="identities.value")
+        draw = rng.random()
+        subscriber = "individual" if draw < 0.7 else "unknown" if draw < 0.9 else "corporate"
+        draw = rng.random()
+        state = "given" if draw < 0.85 else "withdrawn" if draw < 0.95 else "refused"
+        expires = None if rng.random() < 0.5 else NOW + dt.timedelta(days=365)
+        if state == "given" and rng.random() < 0.03:
+            expires = NOW - dt.timedelta(days=1)
+        renewal = rng.random() < 0.01
+        rows["people"].append((person_id, None, subscriber, then))
+        rows["identities"].append((person_id, person_id, "email", sealed, index, None, then))
+        rows["consent_records"].append(
+            (
+                number + 1,
+                person_id,
+                person_id,
+                "marketing",
+                "email",
+                state,
+                then,
+                "import",
+                "benchmark",
+                None,
+                None,
+                None,
+                None,
+                "1.0",
+                1,
+                None,
+                None,
+                expires,
+                "0" * 64,
+                "0" * 64,
+            )
+        )
+        rows["consent_states"].append(
+            (person_id, "marketing", "email", state, number + 1, then, expires, 1, renewal)
+        )
+        if rng.random() < 0.02:
+            rows["suppressions"].append(
+                ("email", index, "email", "*", "unsubscribed", "benchmark", then)
+            )
+        if rng.random() < 0.005:
+            rows["processing_flags"].append(
+                (person_id, "objection", "marketing", None, "benchmark", then, None, None)
+            )
+        if number % 100 == 0:  # an erased stranger, still suppressed
+            stranger = keyring.blind_index("email", f"stranger{number}@example.net")
+            rows["suppressions"].append(
+                ("email", stranger, "email", "*", "erasure", "benchmark", then)
+            )
+    return rows
+
+
+def recipients(count: int) -> Iterator[tuple[str, str]]:
+    for number in range(count):
+        if number % 20 == 0:
+            yield ("email", f"stranger{number}@example.net")
+        elif number % 10 == 1:
+            yield ("email", f"Person{number}@EXAMPLE.com")
+        else:
+            yield ("email", f"person{number}@example.com")
+
+
+def _sqlite_value(value: Any) -> Any:
+    # SQLAlchemy's own storage format for DateTime on SQLite (naive UTC text).
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return int(value) if isinstance(value, bool) else value
+
+
+def insert(engine: Engine, table: str, columns: str, rows: list[tuple[Any, ...]]) -> None:
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        if engine.dialect.name == "sqlite":
+            marks = ", ".join("?" for _ in columns.split(","))
+            cursor.executemany(
+                f"INSERT INTO {table} ({columns}) VALUES ({marks})",
+                [tuple(_sqlite_value(v) for v in row) for row in rows],
+            )
+        else:
+            with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        raw.commit()
+    finally:
+        raw.close()
+
+
+def populate(engine: Engine, keyring: Keyring, count: int) -> str:
+    """Load the people, apply the policy and make an API key; the key's token."""
+    with Progress(console=console) as progress:
+        task = progress.add_task(f"{engine.dialect.name}: loading people", total=count)
+        for start in range(0, count, BATCH):
+            batch = person_rows(keyring, start, min(start + BATCH, count))
+            for table, columns in TABLES.items():
+                insert(engine, table, columns, batch[table])
+            progress.advance(task, min(BATCH, count - start))
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text("ANALYZE"))
+    with make_session_factory(engine)() as session, session.begin():
+        apply_policy(session=session, document=policy(), source="benchmark", applied_by="bench")
+        _, token = create_key(
+            session=session, name="bench", scopes=["decisions:read"], created_by="bench"
+        )
+    return token
+
+
+def policy() -> PolicyDocument:
+    return load_policy(ROOT / "policies" / "connect-ib.yaml").document
+
+
+def prepare(keyring: Keyring, rows: Iterable[tuple[str, str]]) -> list[tuple[int, str]]:
+    """The Python stage both paths share: normal form and keyed hash of each address."""
+    indexer = RowIndexer(keyring)
+    return [(pos, indexer(kind, value)) for pos, (kind, value) in enumerate(rows)]
+
+
+def run_bulk(
+    engine: Engine, keyring: Keyring, document: PolicyDocument, count: int
+) -> tuple[float, list[int]]:
+    start = time.perf_counter()
+    allowed = []
+    with make_session_factory(engine)() as session:
+        outcomes = decide_many(
+            session=session,
+            keyring=keyring,
+            policy=document,
+            purpose="marketing",
+            channel="email",
+            rows=recipients(count),
+            now=NOW,
+        )
+        for pos, outcome in enumerate(outcomes):
+            if outcome.allowed:
+                allowed.append(pos)
+    return time.perf_counter() - start, allowed
+
+
+def run_floor(engine: Engine, keyring: Keyring, count: int) -> tuple[dict[str, float], list[int]]:
+    times: dict[str, float] = {}
+    start = time.perf_counter()
+    prepared = prepare(keyring, recipients(count))
+    times["prepare"] = time.perf_counter() - start
+    with engine.begin() as connection:
+        start = time.perf_counter()
+        raw: Any = connection.connection.dbapi_connection
+        cursor = raw.cursor()
+        cursor.execute(
+            "CREATE TEMPORARY TABLE recipients (pos INTEGER PRIMARY KEY, blind_index TEXT)"
+        )
+        if engine.dialect.name == "sqlite":
+            cursor.executemany("INSERT INTO recipients VALUES (?, ?)", prepared)
+        else:
+            with cursor.copy("COPY recipients (pos, blind_index) FROM STDIN") as copy:
+                for row in prepared:
+                    copy.write_row(row)
+        cursor.execute("ANALYZE recipients")
+        times["load"] = time.perf_counter() - start
+        start = time.perf_counter()
+        moment = _sqlite_value(NOW) if engine.dialect.name == "sqlite" else NOW
+        allowed = [pos for (pos,) in connection.execute(text(FLOOR_QUERY), {"now": moment})]
+        times["query"] = time.perf_counter() - start
+        cursor.execute("DROP TABLE recipients")
+    return times, allowed
+
+
+def settings_env(url: str, keyring: Keyring) -> dict[str, str]:
+    keys = ",".join(
+        f"{key_id}:{base64.b64encode(key).decode()}"
+        for key_id, key in keyring.encryption_keys.items()
+    )
+    return {
+        "OPENDPO_DATABASE_URL": url,
+        "OPENDPO_SECRET_KEY": SECRET,
+        "OPENDPO_ENCRYPTION_KEYS": keys,
+        "OPENDPO_MAC_KEY": base64.b64encode(keyring.mac_key).decode(),
+        "OPENDPO_LOG_LEVEL": "WARNING",
+    }
+
+
+def app_factory() -> FastAPI:
+    """For uvicorn's worker processes: the app for the OPENDPO_* settings in the environment."""
+    return create_app(Settings())
+
+
+async def load(port: int, token: str, count: int, seconds: float, concurrency: int) -> list[float]:
+    samples: list[float] = []
+    deadline = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{port}",
+        headers={"authorization": f"Bearer {token}"},
+        limits=limits,
+        timeout=30,
+    ) as client:
+
+        async def worker(seed: int) -> None:
+            rng = random.Random(seed)
+            while time.perf_counter() < deadline:
+                number = rng.randrange(count)
+                body = {
+                    "identity": {"kind": "email", "value": f"person{number}@example.com"},
+                    "purpose": "marketing",
+                    "channel": "email",
+                }
+                start = time.perf_counter()
+                response = await client.post("/api/v1/decisions", json=body)
+                samples.append(time.perf_counter() - start)
+                if response.status_code != 200:
+                    raise RuntimeError(f"answered {response.status_code}: {response.text[:200]}")
+
+        await asyncio.gather(*(worker(seed) for seed in range(concurrency)))
+    return samples
+
+
+def measure_http(
+    url: str, keyring: Keyring, token: str, count: int, seconds: float, concurrency: int
+) -> tuple[float, list[float]] | str:
+    port = 8000 + random.randrange(1000)
+    command = [sys.executable, "-m", "uvicorn", "decisions:app_factory", "--factory"]
+    command += ["--app-dir", str(Path(__file__).parent), "--workers", "2", "--port", str(port)]
+    command += ["--no-access-log", "--log-level", "warning"]
+    server = subprocess.Popen(command, env={**os.environ, **settings_env(url, keyring)})
+    try:
+        for _ in range(100):
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        probe = httpx.post(
+            f"http://127.0.0.1:{port}/api/v1/decisions",
+            headers={"authorization": f"Bearer {token}"},
+            json={
+                "identity": {"kind": "email", "value": "person1@example.com"},
+                "purpose": "marketing",
+                "channel": "email",
+            },
+        )
+        if probe.status_code != 200:
+            return f"POST /api/v1/decisions answered {probe.status_code}"
+        asyncio.run(load(port, token, count, 2, concurrency))  # warm up both workers
+        start = time.perf_counter()
+        samples = asyncio.run(load(port, token, count, seconds, concurrency))
+        return len(samples) / (time.perf_counter() - start), samples
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def percentile(samples: list[float], share: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000
+
+
+def bench_store(name: str, url: str, args: argparse.Namespace, table: Table) -> None:
+    keyring = generate_keyring()
+    engine = make_engine(url, keyring=keyring)
+    upgrade(engine)
+    try:
+        token = populate(engine, keyring, args.people)
+        console.print(f"{name}: bulk decisions…")
+        bulk_seconds, bulk_allowed = run_bulk(engine, keyring, policy(), args.people)
+        console.print(f"{name}: floor…")
+        floor, floor_allowed = run_floor(engine, keyring, args.people)
+        if bulk_allowed != floor_allowed:
+            raise RuntimeError(f"{name}: the floor and decide_many disagree on who is allowed")
+        floor_total = sum(floor.values())
+        rate = args.people / bulk_seconds
+        table.add_row(
+            f"{name}: decide_many",
+            f"{bulk_seconds:.1f} s",
+            f"{rate:,.0f} rows/s",
+            f"{bulk_seconds / floor_total:.2f}x",
+        )
+        table.add_row(
+            f"{name}: floor (prepare {floor['prepare']:.1f} + load {floor['load']:.1f}"
+            f" + query/read {floor['query']:.1f})",
+            f"{floor_total:.1f} s",
+            f"{args.people / floor_total:,.0f} rows/s",
+            "",
+        )
+        db_only = (bulk_seconds - floor["prepare"]) / (floor["load"] + floor["query"])
+        table.add_row(f"{name}: without the shared prepare stage", "", "", f"{db_only:.2f}x")
+        table.add_row(f"{name}: allowed", f"{len(bulk_allowed):,} of {args.people:,}", "", "")
+        if args.http:
+            console.print(f"{name}: HTTP load…")
+            try:
+                result = measure_http(
+                    url, keyring, token, args.people, args.seconds, args.concurrency
+                )
+            except (httpx.HTTPError, RuntimeError) as exc:  # reported, not hidden: a finding
+                result = f"failed: {type(exc).__name__}: {exc}"[:200]
+            if isinstance(result, str):
+                table.add_row(f"{name}: HTTP single decisions", result, "", "")
+            else:
+                rps, samples = result
+                table.add_row(
+                    f"{name}: HTTP POST /api/v1/decisions, 2 workers, {args.concurrency} clients",
+                    f"{rps:,.0f} req/s",
+                    f"p50 {percentile(samples, 0.5):.1f} / p95 {percentile(samples, 0.95):.1f}"
+                    f" / p99 {percentile(samples, 0.99):.1f} ms",
+                    "",
+                )
+    finally:
+        engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--people", type=int, default=1_000_000)
+    parser.add_argument(
+        "--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+    )
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--no-http", dest="http", action="store_false")
+    parser.add_argument("--only", choices=["sqlite", "postgresql"])
+    args = parser.parse_args()
+    table = Table("what", "time / rate", "rate / latency", "vs floor", title="decisions")
+    if args.only != "postgresql":
+        with tempfile.TemporaryDirectory() as folder:
+            bench_store("sqlite", f"sqlite:///{folder}/bench.db", args, table)
+    if args.only != "sqlite":
+        with throwaway_database(args.postgres) as url:
+            bench_store("postgresql", url, args, table)
+    console.print(table)
+
+
+@contextmanager
+def throwaway_database(admin_url: str) -> Iterator[str]:
+    """A database made for this run and dropped after it, whatever happens."""
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    name = f"opendpo_bench_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+if __name__ == "__main__":
+    main()
