@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, Integer, String, func, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, Session, defer, mapped_column
 
 from opendpo.policy.diff import PolicyDiff, diff_documents
 from opendpo.policy.model.document import PolicyDocument
@@ -52,8 +52,13 @@ def digest_of(data: dict[str, Any]) -> str:
 
 
 def current_version(*, session: Session) -> PolicyVersion | None:
+    # The document (tens of kilobytes of JSON) loads only when asked for: most callers need
+    # the digest, to find the parsed policy in a cache, and the number.
     return session.scalars(
-        select(PolicyVersion).order_by(PolicyVersion.number.desc()).limit(1)
+        select(PolicyVersion)
+        .options(defer(PolicyVersion.document))
+        .order_by(PolicyVersion.number.desc())
+        .limit(1)
     ).first()
 
 

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from opendpo.security import audit
 from opendpo.security.api_keys import authenticate_key
@@ -142,7 +143,8 @@ class Permit:
         self.partial = partial
 
     async def __call__(self, request: Request, session: SessionDep, state: StateDep) -> Auth:
-        auth = resolve_auth(request, session, state)
+        # The lookups hit the store: in a thread, never blocking the event loop.
+        auth = await run_in_threadpool(resolve_auth, request, session, state)
         if self.permission is Permission.PUBLIC:
             # Public pages carry their own protections; a staff cookie changes nothing there.
             return auth

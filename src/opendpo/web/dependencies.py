@@ -1,12 +1,17 @@
-"""What route functions ask for: settings, a store session, the current policy."""
+"""What route functions ask for: settings, a store session, the current policy.
+
+Dependencies that do no I/O are `async def`: FastAPI runs a plain `def` dependency in the
+thread pool, and a hop there and back for every trivial lookup costs more than the lookup.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from opendpo.errors import NoPolicyApplied
 from opendpo.policy.model.document import PolicyDocument
@@ -16,20 +21,24 @@ from opendpo.settings import Settings
 from opendpo.web.state import WebState, web_state
 
 
-def get_state(request: Request) -> WebState:
+async def get_state(request: Request) -> WebState:
     return web_state(request)
 
 
 StateDep = Annotated[WebState, Depends(get_state)]
 
 
-def get_settings(state: StateDep) -> Settings:
+async def get_settings(state: StateDep) -> Settings:
     return state.settings
 
 
-def get_session(state: StateDep) -> Iterator[Session]:
-    with state.session_factory() as session:
+async def get_session(state: StateDep) -> AsyncIterator[Session]:
+    # Opening a session does no I/O; closing it may (a rollback), so that runs in a thread.
+    session = state.session_factory()
+    try:
         yield session
+    finally:
+        await run_in_threadpool(session.close)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
@@ -46,14 +55,17 @@ def get_policy_version(session: SessionDep) -> PolicyVersion:
 PolicyVersionDep = Annotated[PolicyVersion, Depends(get_policy_version)]
 
 
-def get_policy(state: StateDep, version: PolicyVersionDep) -> PolicyDocument:
-    return state.policy_cache.document(version)
+async def get_policy(state: StateDep, version: PolicyVersionDep) -> PolicyDocument:
+    if state.policy_cache.holds(version):
+        return state.policy_cache.document(version)
+    # Parsing a newly applied policy takes a while: not on the event loop.
+    return await run_in_threadpool(state.policy_cache.document, version)
 
 
 PolicyDep = Annotated[PolicyDocument, Depends(get_policy)]
 
 
-def get_vocabulary(policy: PolicyDep) -> Vocabulary:
+async def get_vocabulary(policy: PolicyDep) -> Vocabulary:
     return vocabulary(policy.taxonomy)
 
 

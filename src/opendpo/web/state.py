@@ -28,6 +28,10 @@ class PolicyCache:
     def __init__(self) -> None:
         self._entry: tuple[str, PolicyDocument] | None = None
 
+    def holds(self, version: PolicyVersion) -> bool:
+        entry = self._entry
+        return entry is not None and entry[0] == version.digest
+
     def document(self, version: PolicyVersion) -> PolicyDocument:
         entry = self._entry  # one read: another thread may replace it meanwhile
         if entry is not None and entry[0] == version.digest:

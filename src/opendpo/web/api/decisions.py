@@ -19,12 +19,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from opendpo.decisions.bulk import BulkOutcome, decide_many
 from opendpo.decisions.decide import decide
 from opendpo.decisions.rules import MESSAGES, Reason, rule_for
+from opendpo.errors import NoPolicyApplied
 from opendpo.policy.model.document import PolicyDocument
+from opendpo.policy.versions import current_version
 from opendpo.security.roles import Permission
 from opendpo.web.api.campaign_lists import (
     CSV,
@@ -79,21 +82,32 @@ class DecisionPublic(BaseModel):
 
 
 @router.post("/decisions", response_model=DecisionPublic, summary="Decide one use of one identity")
-def decision_create(
-    body: DecisionCreate, request: Request, state: StateDep, session: SessionDep, policy: PolicyDep
+async def decision_create(
+    body: DecisionCreate, request: Request, state: StateDep, session: SessionDep
 ) -> DecisionPublic:
     """Allowed or not, with every reason that applies. `Sec-GPC: 1` is honoured."""
+    # One hop to the thread pool for all the store work (policy version, facts): this route
+    # is called at campaign rates, and each hop costs about as much as the decision itself.
+    return await run_in_threadpool(_decide_one, state, session, body, gpc_requested(request))
+
+
+def _decide_one(
+    state: WebState, session: Session, body: DecisionCreate, gpc: bool
+) -> DecisionPublic:
+    version = current_version(session=session)
+    if version is None:
+        raise NoPolicyApplied()
     now = dt.datetime.now(dt.UTC)
     outcome = decide(
         session=session,
         keyring=state.keyring,
-        policy=policy,
+        policy=state.policy_cache.document(version),
         identity_kind=body.identity.kind,
         identity_value=body.identity.value,
         purpose=body.purpose,
         channel=body.channel,
         recipient=body.recipient,
-        gpc=gpc_requested(request),
+        gpc=gpc,
         now=now,
     )
     return DecisionPublic(
