@@ -112,7 +112,15 @@ class Settings(BaseSettings):
         """Served over https: cookies are marked Secure and HSTS is sent."""
         return self.base_url.startswith("https://")
 
-    @field_validator("rate_limit_public", "rate_limit_identity", "rate_limit_login")
+    rate_limit_unsubscribe: str = Field(
+        default="600/minute",
+        description="One-click unsubscribes per client address: mail providers send them "
+        "for many people from few addresses, and each must take effect (RFC 8058).",
+    )
+
+    @field_validator(
+        "rate_limit_public", "rate_limit_identity", "rate_limit_login", "rate_limit_unsubscribe"
+    )
     @classmethod
     def _check_rate_limit(cls, value: str) -> str:
         # Checked at start-up: a typo found at the first public request would be a 500 there.

@@ -27,6 +27,7 @@ from opendpo.security.keyring import Keyring, load_keyring
 from opendpo.security.links import LinkSigner
 from opendpo.settings import Settings
 from opendpo.store.engine import make_engine, make_session_factory
+from opendpo.web.app import create_app
 
 pytestmark = pytest.mark.anyio
 
@@ -254,3 +255,31 @@ def test_one_click_through_a_real_server(tmp_path: Path) -> None:
         assert suppression_count(session=session) == 1
         assert count(session, ConsentRecord, ConsentRecord.state == "withdrawn") == 1
     engine.dispose()
+
+
+async def test_unsubscribes_have_a_budget_of_their_own(
+    settings: Settings, engine: Engine, keyring: Keyring, applied: PolicyDocument
+) -> None:
+    # A mail provider posts many people's unsubscribes from one address: the public pages'
+    # budget must not stop them, but a budget still applies.
+    app = create_app(
+        settings.model_copy(
+            update={"rate_limit_public": "2/minute", "rate_limit_unsubscribe": "4/minute"}
+        )
+    )
+    links: LinkSigner = app.state.opendpo.links
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client,
+    ):
+        statuses = []
+        for number in range(5):
+            index = keyring.blind_index("email", f"person{number}@example.com")
+            token = unsubscribe_token(links, blind_index=index, purpose=MARKETING, channel="email")
+            response = await client.post(f"/u/{token}", headers=FORM, **ONE_CLICK)
+            statuses.append(response.status_code)
+        assert (await client.get("/")).status_code == 200  # the public budget is untouched
+    assert statuses == [200, 200, 200, 200, 429]
+    with make_session_factory(engine)() as session:
+        assert count(session, Suppression) == 4

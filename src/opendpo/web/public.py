@@ -36,11 +36,14 @@ class PublicLimit:
     a budget of its own passes its own scope.
     """
 
-    def __init__(self, scope: str = PUBLIC_SCOPE) -> None:
+    def __init__(self, scope: str = PUBLIC_SCOPE, *, setting: str = "rate_limit_public") -> None:
         self.scope = scope
+        self.setting = setting
 
     def __call__(self, request: Request, state: StateDep) -> None:
-        limit = parse_limit(state.settings.rate_limit_public, field="OPENDPO_RATE_LIMIT_PUBLIC")
+        limit = parse_limit(
+            getattr(state.settings, self.setting), field=f"OPENDPO_{self.setting.upper()}"
+        )
         # Behind a reverse proxy this is the visitor's address only if the server trusts the
         # proxy's forwarded headers (`opendpo serve --forwarded-allow-ips`); otherwise every
         # visitor shares the proxy's address, and its budget.
@@ -51,9 +54,10 @@ class PublicLimit:
         return f"PublicLimit({self.scope!r})"
 
 
-def public_limit(scope: str = PUBLIC_SCOPE) -> Any:
-    """`dependencies=[public_limit()]` for a router of public routes."""
-    return Depends(PublicLimit(scope))
+def public_limit(scope: str = PUBLIC_SCOPE, *, setting: str = "rate_limit_public") -> Any:
+    """`dependencies=[public_limit()]` for a router of public routes; `setting` names the
+    limit's setting when a route needs a budget other than OPENDPO_RATE_LIMIT_PUBLIC."""
+    return Depends(PublicLimit(scope, setting=setting))
 
 
 def identity_key(state: WebState, identity: str) -> str:

@@ -23,7 +23,10 @@ from opendpo.web.public import public_limit
 # A budget of its own: a person's privacy-centre visits must not use up their unsubscribe.
 router = APIRouter(
     include_in_schema=False,
-    dependencies=[public_limit("unsubscribe"), permit(Permission.PUBLIC)],
+    dependencies=[
+        public_limit("unsubscribe", setting="rate_limit_unsubscribe"),
+        permit(Permission.PUBLIC),
+    ],
 )
 
 
