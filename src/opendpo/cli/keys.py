@@ -124,8 +124,9 @@ def rotate_command(state: CliState, key_id: str | None, reencrypt: bool, batch_s
     with `opendpo keys retire` once `opendpo keys list` shows they encrypt nothing. If this
     is interrupted, `opendpo keys reencrypt` finishes the job.
 
-    Running OpenDPO processes only see the new key once restarted. With the app running,
-    rotate with --no-reencrypt, restart every process, then run `opendpo keys reencrypt`.
+    Running OpenDPO servers watch the key file: within a second they decrypt with the new
+    key and encrypt under it, so rotating while they run needs no restart. A value they
+    write in that second under the old key is reported; run `opendpo keys reencrypt` again.
     """
     settings = state.settings()
     if settings.encryption_keys is not None:
@@ -142,7 +143,10 @@ def rotate_command(state: CliState, key_id: str | None, reencrypt: bool, batch_s
     if reencrypt:
         _reencrypt(state, keyring, batch_size)
     else:
-        click.echo("restart every OpenDPO process, then run `opendpo keys reencrypt`")
+        click.echo(
+            "running servers pick the new key up from the key file within a second; "
+            "then run `opendpo keys reencrypt`"
+        )
 
 
 @keys.command("reencrypt")
@@ -186,8 +190,8 @@ def _reencrypt(state: CliState, keyring: Keyring, batch_size: int) -> None:
     if result.remaining:
         raise click.ClickException(
             f"{result.remaining} values are still under older keys (written meanwhile by a "
-            "process that has not loaded the new key): restart every OpenDPO process, then "
-            "run `opendpo keys reencrypt` again"
+            "process that had not loaded the new key yet, or one whose keys come from the "
+            "environment, which needs a restart): run `opendpo keys reencrypt` again"
         )
 
 

@@ -2,27 +2,86 @@
 
 The keyring belongs to the engine (`make_engine(url, keyring=...)`), not to a global: two apps
 in one process can hold different keys, and a missing key is a clear error at the first use.
+
+When the keys came from a key file, the engine watches it: after `opendpo keys rotate` a
+running server encrypts under the new key within a second and decrypts values re-encrypted
+under it at once, without a restart.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Dialect, Text
 from sqlalchemy.types import TypeDecorator
 
 from opendpo.security.errors import KeyProblem
-from opendpo.security.keyring import Keyring
+from opendpo.security.keyring import Keyring, key_id_of, read_key_file
+
+logger = logging.getLogger("opendpo.store.keys")
 
 KEYRING_ATTRIBUTE = "opendpo_keyring"
+WATCH_ATTRIBUTE = "opendpo_key_file_watch"
+CHECK_EVERY_SECONDS = 1.0
 
 
-def attach_keyring(dialect: Dialect, keyring: Keyring | None) -> None:
+@dataclass
+class KeyFileWatch:
+    path: Path
+    modified_ns: int
+    checked_at: float = field(default_factory=time.monotonic)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def attach_keyring(dialect: Dialect, keyring: Keyring | None, key_file: Path | None = None) -> None:
     setattr(dialect, KEYRING_ATTRIBUTE, keyring)
+    watch = None
+    if keyring is not None and key_file is not None and key_file.exists():
+        watch = KeyFileWatch(key_file, key_file.stat().st_mtime_ns)
+    setattr(dialect, WATCH_ATTRIBUTE, watch)
 
 
-def keyring_of(dialect: Dialect) -> Keyring:
+def _refresh(dialect: Dialect, watch: KeyFileWatch, *, now: bool) -> None:
+    """Reload the key file if it changed (checked at most once a second unless `now`)."""
+    if not now and time.monotonic() - watch.checked_at < CHECK_EVERY_SECONDS:
+        return
+    with watch.lock:
+        watch.checked_at = time.monotonic()
+        try:
+            modified = watch.path.stat().st_mtime_ns
+        except OSError:
+            return
+        if modified == watch.modified_ns:
+            return
+        current = getattr(dialect, KEYRING_ATTRIBUTE)
+        try:
+            loaded = read_key_file(watch.path)
+        except KeyProblem as exc:
+            logger.error(
+                "the key file changed but cannot be read; keeping the keys in use: %s", exc
+            )
+            return
+        if loaded.mac_key != current.mac_key:
+            # Blind indexes and chains depend on it: a different one would lose every lookup.
+            logger.error("the key file's MAC key changed; keeping the keys in use")
+            return
+        watch.modified_ns = modified
+        setattr(dialect, KEYRING_ATTRIBUTE, loaded)
+        logger.info("key file reloaded; active key %s", loaded.active_key_id)
+
+
+def keyring_of(dialect: Dialect, *, needed_key: str | None = None) -> Keyring:
+    watch = getattr(dialect, WATCH_ATTRIBUTE, None)
+    if isinstance(watch, KeyFileWatch):
+        current = getattr(dialect, KEYRING_ATTRIBUTE)
+        missing = needed_key is not None and needed_key not in current.encryption_keys
+        _refresh(dialect, watch, now=missing)
     keyring = getattr(dialect, KEYRING_ATTRIBUTE, None)
     if keyring is None:
         raise KeyProblem(
@@ -51,7 +110,8 @@ class Encrypted(TypeDecorator[str]):
     def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
         if value is None:
             return None
-        return keyring_of(dialect).decrypt(value, context=self.context).decode()
+        keyring = keyring_of(dialect, needed_key=key_id_of(value))
+        return keyring.decrypt(value, context=self.context).decode()
 
 
 class EncryptedJSON(TypeDecorator[Any]):
@@ -73,7 +133,8 @@ class EncryptedJSON(TypeDecorator[Any]):
     def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
         if value is None:
             return None
-        return json.loads(keyring_of(dialect).decrypt(value, context=self.context))
+        keyring = keyring_of(dialect, needed_key=key_id_of(value))
+        return json.loads(keyring.decrypt(value, context=self.context))
 
 
 ENCRYPTED_TYPES = (Encrypted, EncryptedJSON)

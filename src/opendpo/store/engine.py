@@ -31,8 +31,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str, *, keyring: Keyring | None = None) -> Engine:
-    """An engine for the store; `keyring` opens its encrypted columns (see store.encrypted)."""
+def make_engine(
+    url: str, *, keyring: Keyring | None = None, key_file: Path | None = None
+) -> Engine:
+    """An engine for the store; `keyring` opens its encrypted columns (see store.encrypted).
+
+    With `key_file` (where the keyring was read from) the engine follows key rotations.
+    """
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -42,7 +47,7 @@ def make_engine(url: str, *, keyring: Keyring | None = None) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = create_engine(url, pool_pre_ping=True)
-    attach_keyring(engine.dialect, keyring)
+    attach_keyring(engine.dialect, keyring, key_file)
     return engine
 
 

@@ -47,7 +47,9 @@ DESCRIPTION = (
 def create_app(settings: Settings) -> FastAPI:
     """The app for these settings; KeyProblem if the encryption keys cannot be loaded."""
     keyring = load_keyring(settings)
-    engine = make_engine(settings.database_url, keyring=keyring)
+    # Keys from the environment change only with a restart; a key file is followed live.
+    key_file = settings.key_file if settings.encryption_keys is None else None
+    engine = make_engine(settings.database_url, keyring=keyring, key_file=key_file)
     state = WebState(
         settings=settings,
         engine=engine,
