@@ -29,6 +29,14 @@ class Settings(BaseSettings):
         default="sqlite:///var/opendpo.db",
         description="SQLAlchemy URL of OpenDPO's own store (SQLite file or PostgreSQL).",
     )
+    database_pool_size: int = Field(
+        default=20,
+        ge=1,
+        le=200,
+        description="Store connections each server process keeps open. Size it to the "
+        "requests a process serves at once: a connection opened for a burst and closed "
+        "after it costs the database far more than the query it ran.",
+    )
     secret_key: SecretStr = Field(
         default=SecretStr(DEMO_SECRET_KEY),
         description="Secret for signing; at least 32 characters; required outside demo mode.",
@@ -90,6 +98,14 @@ class Settings(BaseSettings):
     )
     session_absolute_hours: int = Field(
         default=12, ge=1, description="A console session ends this long after sign-in, whatever."
+    )
+    api_key_cache_seconds: float = Field(
+        default=5,
+        ge=0,
+        le=60,
+        description="How long a process trusts an API key it has checked before checking it "
+        "in the store again: a revoked key is refused everywhere within this time. 0 checks "
+        "every request.",
     )
     login_max_failures: int = Field(
         default=5, ge=1, description="Failed sign-ins in a row before an account is locked."

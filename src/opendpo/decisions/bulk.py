@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -22,32 +21,15 @@ from functools import lru_cache
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import (
-    ARRAY,
-    Select,
-    String,
-    bindparam,
-    case,
-    func,
-    literal,
-    null,
-    select,
-    text,
-)
-from sqlalchemy.orm import Session, aliased
-from sqlalchemy.sql.selectable import TableValuedAlias
+from sqlalchemy import text
+from sqlalchemy.orm import Session
 
-from opendpo.consent.ledger import CurrentConsent
-from opendpo.consent.suppression import ALL_PURPOSES, Suppression
-from opendpo.decisions.decide import CHANNEL_IDENTITIES
-from opendpo.decisions.rules import Decision, Facts, Reason, Rule, evaluate, rule_for
+from opendpo.decisions.facts import facts_from, gather
+from opendpo.decisions.rules import Decision, Reason, Rule, evaluate, rule_for
 from opendpo.errors import InvalidValue
 from opendpo.policy.model.document import PolicyDocument
-from opendpo.security.audit import as_utc
 from opendpo.security.keyring import Keyring
-from opendpo.subjects.flags import FlagKind, ProcessingFlag
 from opendpo.subjects.identities import IdentityKind, normalise
-from opendpo.subjects.people import Identity, Person
 
 KINDS = {kind.value: kind for kind in IdentityKind}
 # A plain ASCII dot-atom address. email_validator hands such a local part back unchanged, so
@@ -133,10 +115,10 @@ def _decide_chunk(
     decided: dict[tuple[str, str], tuple[str | None, Decision]] = {}
     evaluated: dict[tuple[Any, ...], Decision] = {}
     for kind, indexes in wanted.items():
-        for index, person_id, known in _gather(session, rule, kind, list(indexes)):
+        for index, person_id, known, _policy in gather(session, rule, kind, list(indexes)):
             decision = evaluated.get(known)
             if decision is None:
-                decision = evaluated[known] = evaluate(rule, _facts(known, gpc), now)
+                decision = evaluated[known] = evaluate(rule, facts_from(known, gpc), now)
             decided[(kind, index)] = (person_id, decision)
     for (kind, value), (parsed_kind, index) in zip(chunk, parsed, strict=True):
         if index is None:
@@ -197,111 +179,3 @@ def _email_domain(domain: str) -> str | None:
         return normalise(IdentityKind.EMAIL, "a@" + domain).partition("@")[2]
     except InvalidValue:
         return None
-
-
-def _listed(session: Session, values: list[str]) -> TableValuedAlias:
-    """The values as a one-column table bound as one parameter (an array on PostgreSQL, JSON
-    on SQLite): no limit on bound parameters, and none of the cost of expanding an IN list
-    into a parameter per value."""
-    if session.get_bind().dialect.name == "postgresql":
-        array = bindparam(None, values, type_=ARRAY(String))
-        return func.unnest(array).table_valued("value").render_derived()
-    return func.json_each(bindparam(None, json.dumps(values), type_=String)).table_valued("value")
-
-
-def _gather(
-    session: Session, rule: Rule, kind: str, indexes: list[str]
-) -> Iterator[tuple[str, str | None, tuple[Any, ...]]]:
-    """(blind index, person id, what is known) for each address, known or not, in one query.
-
-    The facts are those `decide.gather_facts` reads: the person and their subscriber kind,
-    the current consent for this purpose and channel, any suppression of the address or of
-    the person's other addresses on this channel, and active objections and restrictions.
-    """
-    listed = _listed(session, indexes)
-    index = listed.c.value
-    identity, other = aliased(Identity), aliased(Identity)
-    channel, purposes = rule.channel.value, (rule.purpose, ALL_PURPOSES)
-    reach = CHANNEL_IDENTITIES.get(channel, ())
-
-    def suppression_of(blind_index: Any) -> Any:
-        return (
-            (Suppression.blind_index == blind_index)
-            & (Suppression.channel == channel)
-            & (Suppression.purpose.in_(purposes))
-        )
-
-    def flagged(flag: FlagKind) -> Any:
-        return one_if(
-            select(literal(1)).where(
-                ProcessingFlag.person_id == identity.person_id,
-                ProcessingFlag.kind == flag.value,
-                ProcessingFlag.lifted_at.is_(None),
-                ProcessingFlag.purpose.in_(purposes),
-            )
-        )
-
-    address = one_if(select(literal(1)).where(suppression_of(index)))
-    person = one_if(
-        select(literal(1))
-        .select_from(other)
-        .join(Suppression, suppression_of(other.blind_index))
-        .where(other.person_id == identity.person_id, other.kind.in_(reach))
-    )
-    if not reach:  # as in `decide`: only channels that reach an address have suppressions
-        suppressed: Any = null()
-    elif kind in reach:  # the address is one of the person's own: `person` covers it
-        suppressed = case((identity.person_id.is_(None), address), else_=person)
-    else:
-        suppressed = func.coalesce(address, person)
-    query = (
-        select(
-            index,
-            identity.person_id,
-            identity.person_id.is_not(None),
-            Person.subscriber,
-            CurrentConsent.state,
-            CurrentConsent.expires_at,
-            CurrentConsent.needs_renewal,
-            suppressed,
-            flagged(FlagKind.OBJECTION),
-            flagged(FlagKind.RESTRICTION),
-        )
-        .select_from(listed)
-        .outerjoin(identity, (identity.kind == kind) & (identity.blind_index == index))
-        .outerjoin(Person, Person.id == identity.person_id)
-        .outerjoin(
-            CurrentConsent,
-            (CurrentConsent.person_id == identity.person_id)
-            & (CurrentConsent.purpose == rule.purpose)
-            & (CurrentConsent.channel == channel),
-        )
-    )
-    for row in session.execute(query):
-        yield row[0], row[1], tuple(row[2:])
-
-
-def one_if(query: Select[Any]) -> Any:
-    """1 if the query finds a row, else NULL: a subquery run per row, by index.
-
-    Not EXISTS: PostgreSQL may turn an EXISTS into a hashed subplan that joins whole tables
-    (every identity to every suppression) once per chunk; LIMIT 1 keeps it a probe.
-    """
-    return query.limit(1).scalar_subquery()
-
-
-def _facts(known: tuple[Any, ...], gpc: bool) -> Facts:
-    person, subscriber, state, expires_at, renewal, suppressed, objected, restricted = known
-    if not person:
-        return Facts(suppressed=bool(suppressed), gpc=gpc)
-    return Facts(
-        known=True,
-        subscriber=subscriber,
-        consent_state=state,
-        consent_expires_at=as_utc(expires_at) if expires_at is not None else None,
-        needs_renewal=bool(renewal),
-        suppressed=bool(suppressed),
-        restricted=bool(restricted),
-        objected=bool(objected),
-        gpc=gpc,
-    )

@@ -1,8 +1,8 @@
-"""One decision: gather one person's facts from the store and apply the rules.
+"""One decision: gather one identity's facts from the store and apply the rules.
 
-Three queries at most, whatever the policy: the identity (by blind index), the person's
-consent, flags and suppressions together. Unknown people are decided on the same rules with
-no facts, so the answer never says whether someone is known beyond what the rules imply.
+One query, whatever the policy: the same statement `decide_many` runs for a chunk, asked
+for a single identity. Unknown people are decided on the same rules with no facts, so the
+answer never says whether someone is known beyond what the rules imply.
 """
 
 from __future__ import annotations
@@ -10,21 +10,15 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from opendpo.consent.ledger import CurrentConsent
-from opendpo.consent.suppression import ALL_PURPOSES, Suppression
-from opendpo.decisions.rules import Decision, Facts, Rule, evaluate, rule_for
+from opendpo.decisions.facts import facts_from, gather
+from opendpo.decisions.rules import Decision, Rule, evaluate, rule_for
 from opendpo.errors import InvalidValue
 from opendpo.policy.model.document import PolicyDocument
 from opendpo.security.keyring import Keyring
-from opendpo.subjects.flags import FlagKind, ProcessingFlag
 from opendpo.subjects.identities import IdentityKind, normalise
-from opendpo.subjects.people import Identity, Person
-
-# Which identity kinds a channel reaches a person through (for suppression).
-CHANNEL_IDENTITIES = {"email": ("email",), "sms": ("phone",), "phone": ("phone",)}
 
 
 @dataclass(frozen=True)
@@ -32,11 +26,14 @@ class Outcome:
     decision: Decision
     rule: Rule
     person_id: str | None
+    # The digest of the policy in force in the store as the facts were read; it differs from
+    # the given policy's when a newer one was applied meanwhile (see `decide_current`).
+    policy_digest: str | None
 
 
 def decide(
     *,
-    session: Session,
+    session: Session | Connection,
     keyring: Keyring,
     policy: PolicyDocument,
     identity_kind: str,
@@ -52,12 +49,9 @@ def decide(
     kind = IdentityKind(_kind(identity_kind))
     index = keyring.blind_index(kind.value, normalise(kind, identity_value, field="identity.value"))
     moment = now or dt.datetime.now(dt.UTC)
-    identity = session.scalar(
-        select(Identity).where(Identity.kind == kind.value, Identity.blind_index == index)
-    )
-    person = identity.person if identity is not None else None
-    facts = gather_facts(session=session, rule=rule, person=person, blind_indexes=[index], gpc=gpc)
-    return Outcome(evaluate(rule, facts, moment), rule, person.id if person else None)
+    found = next(gather(session, rule, kind.value, [index]))
+    decision = evaluate(rule, facts_from(found.known, gpc), moment)
+    return Outcome(decision, rule, found.person_id, found.policy_digest)
 
 
 def _kind(value: str) -> str:
@@ -69,57 +63,3 @@ def _kind(value: str) -> str:
         raise InvalidValue(
             "identity.kind", f"'{value}' is not an identity kind ({kinds})"
         ) from None
-
-
-def gather_facts(
-    *,
-    session: Session,
-    rule: Rule,
-    person: Person | None,
-    blind_indexes: list[str],
-    gpc: bool,
-) -> Facts:
-    reach = CHANNEL_IDENTITIES.get(rule.channel.value, ())
-    if person is not None:
-        blind_indexes = blind_indexes + [
-            i.blind_index for i in person.identities if i.kind in reach
-        ]
-    suppressed = bool(reach) and (
-        session.scalar(
-            select(Suppression.id)
-            .where(
-                Suppression.blind_index.in_(blind_indexes),
-                Suppression.channel == rule.channel.value,
-                Suppression.purpose.in_((rule.purpose, ALL_PURPOSES)),
-            )
-            .limit(1)
-        )
-        is not None
-    )
-    if person is None:
-        return Facts(suppressed=suppressed, gpc=gpc)
-    consent = session.get(CurrentConsent, (person.id, rule.purpose, rule.channel.value))
-    flags = session.scalars(
-        select(ProcessingFlag.kind).where(
-            ProcessingFlag.person_id == person.id,
-            ProcessingFlag.lifted_at.is_(None),
-            or_(ProcessingFlag.purpose == rule.purpose, ProcessingFlag.purpose == ALL_PURPOSES),
-        )
-    ).all()
-    return Facts(
-        known=True,
-        subscriber=person.subscriber,
-        consent_state=consent.state if consent else None,
-        consent_expires_at=_utc(consent.expires_at) if consent else None,
-        needs_renewal=consent.needs_renewal if consent else False,
-        suppressed=suppressed,
-        restricted=FlagKind.RESTRICTION.value in flags,
-        objected=FlagKind.OBJECTION.value in flags,
-        gpc=gpc,
-    )
-
-
-def _utc(moment: dt.datetime | None) -> dt.datetime | None:
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment

@@ -10,7 +10,9 @@ import datetime as dt
 import hashlib
 import re
 import secrets
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import JSON, DateTime, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -24,6 +26,7 @@ PREFIX = "odpo"
 TOKEN = re.compile(r"^odpo_([a-z0-9]{12})_([A-Za-z0-9_-]{43})$")
 # last_used_at is written at most this often, so busy keys do not cost a write per request.
 TOUCH_EVERY = dt.timedelta(seconds=60)
+MAX_CACHED_KEYS = 1024
 
 
 class ApiKey(Base):
@@ -118,3 +121,47 @@ def revoke_key(*, session: Session, key_id: str) -> ApiKey:
     if key.revoked_at is None:
         key.revoked_at = dt.datetime.now(dt.UTC)
     return key
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedKey:
+    """What a request needs of a key the store has just vouched for."""
+
+    id: str
+    name: str
+    permissions: frozenset[Permission]
+
+
+class KeyCache:
+    """Keys checked in the store recently, by a hash of the whole token, for `ttl` seconds.
+
+    A system calling the decision point at campaign rates would otherwise cost a store round
+    trip per request for the key alone. Revocation reaches this process at once (`forget`)
+    and every other process within `ttl`. Only the token's hash is kept, never the token.
+    """
+
+    def __init__(self, ttl: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self._clock = clock
+        self._keys: dict[str, tuple[float, CheckedKey]] = {}
+
+    def get(self, token: str) -> CheckedKey | None:
+        if self.ttl <= 0:
+            return None
+        entry = self._keys.get(_secret_hash(token))
+        if entry is None or self._clock() - entry[0] >= self.ttl:
+            return None
+        return entry[1]
+
+    def put(self, token: str, key: ApiKey) -> CheckedKey:
+        checked = CheckedKey(key.id, key.name, key.permissions)
+        if self.ttl > 0:
+            if len(self._keys) >= MAX_CACHED_KEYS:
+                self._keys.clear()  # a flood of distinct valid tokens: start again, stay small
+            self._keys[_secret_hash(token)] = (self._clock(), checked)
+        return checked
+
+    def forget(self, key_id: str) -> None:
+        for token_hash, (_, checked) in list(self._keys.items()):
+            if checked.id == key_id:
+                self._keys.pop(token_hash, None)

@@ -32,21 +32,26 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def make_engine(
-    url: str, *, keyring: Keyring | None = None, key_file: Path | None = None
+    url: str,
+    *,
+    keyring: Keyring | None = None,
+    key_file: Path | None = None,
+    pool_size: int = 5,
 ) -> Engine:
     """An engine for the store; `keyring` opens its encrypted columns (see store.encrypted).
 
     With `key_file` (where the keyring was read from) the engine follows key rotations.
+    `pool_size` connections are kept open; up to as many again are opened under bursts.
     """
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url)
+        engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size)
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
-        engine = create_engine(url, pool_pre_ping=True)
+        engine = create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size)
     attach_keyring(engine.dialect, keyring, key_file)
     return engine
 

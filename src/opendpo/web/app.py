@@ -10,6 +10,7 @@ from starlette.staticfiles import StaticFiles
 
 from opendpo import __version__
 from opendpo.mail.sender import Mailer
+from opendpo.security.api_keys import KeyCache
 from opendpo.security.keyring import load_keyring
 from opendpo.security.links import LinkSigner
 from opendpo.security.rate_limits import RateLimiter
@@ -49,7 +50,12 @@ def create_app(settings: Settings) -> FastAPI:
     keyring = load_keyring(settings)
     # Keys from the environment change only with a restart; a key file is followed live.
     key_file = settings.key_file if settings.encryption_keys is None else None
-    engine = make_engine(settings.database_url, keyring=keyring, key_file=key_file)
+    engine = make_engine(
+        settings.database_url,
+        keyring=keyring,
+        key_file=key_file,
+        pool_size=settings.database_pool_size,
+    )
     state = WebState(
         settings=settings,
         engine=engine,
@@ -59,6 +65,8 @@ def create_app(settings: Settings) -> FastAPI:
         rate_limiter=RateLimiter(settings.redis_url),
         links=LinkSigner(settings.secret_key.get_secret_value()),
         mailer=Mailer(settings),
+        key_cache=KeyCache(settings.api_key_cache_seconds),
+        read_engine=engine.execution_options(isolation_level="AUTOCOMMIT"),
     )
 
     @asynccontextmanager

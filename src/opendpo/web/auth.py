@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from opendpo.security import audit
-from opendpo.security.api_keys import authenticate_key
+from opendpo.security.api_keys import CheckedKey, authenticate_key
 from opendpo.security.audit import ActorKind
 from opendpo.security.errors import CsrfFailed, NotAuthenticated
 from opendpo.security.principal import Principal
@@ -83,15 +83,7 @@ def _resolve(request: Request, session: Session, state: WebState) -> Auth:
         key = authenticate_key(session=session, token=token)
         if key is None:
             raise NotAuthenticated("This API key is not valid or has been revoked.")
-        principal = Principal(
-            ActorKind.API_KEY,
-            key.id,
-            key.name,
-            key.permissions | {Permission.PUBLIC},
-            None,
-            address,
-        )
-        return Auth(principal)
+        return _key_auth(state.key_cache.put(token, key), address)
     cookie = request.cookies.get(session_cookie_name(settings))
     if cookie:
         found = resolve_session(
@@ -107,13 +99,36 @@ def _resolve(request: Request, session: Session, state: WebState) -> Auth:
     return Auth(Principal.anonymous(address))
 
 
+def _key_auth(key: CheckedKey, address: str | None) -> Auth:
+    permissions = key.permissions | {Permission.PUBLIC}
+    return Auth(Principal(ActorKind.API_KEY, key.id, key.name, permissions, None, address))
+
+
+def cached_auth(request: Request, state: WebState) -> Auth | None:
+    """The request's principal without a store round trip, when that is known: a key this
+    process checked moments ago, or the answer already kept on the request."""
+    cached = getattr(request.state, "opendpo_auth", None)
+    if isinstance(cached, Auth):
+        return cached
+    token = _bearer_token(request)
+    key = state.key_cache.get(token) if token is not None else None
+    if key is None:
+        return None
+    auth = _key_auth(key, client_address(request))
+    request.state.opendpo_auth = auth
+    return auth
+
+
 def resolve_auth(request: Request, session: Session, state: WebState) -> Auth:
     """Resolved once per request and kept on it; touches of last-seen times are committed."""
     cached = getattr(request.state, "opendpo_auth", None)
     if isinstance(cached, Auth):
         return cached
     auth = _resolve(request, session, state)
-    if session.dirty:
+    if session.in_transaction():
+        # Commits touches of last-seen times, and gives the connection back to the pool
+        # before the route runs: a request holding one connection while its route waits for
+        # another would deadlock the pool under load.
         session.commit()
     request.state.opendpo_auth = auth
     return auth
@@ -143,8 +158,10 @@ class Permit:
         self.partial = partial
 
     async def __call__(self, request: Request, session: SessionDep, state: StateDep) -> Auth:
-        # The lookups hit the store: in a thread, never blocking the event loop.
-        auth = await run_in_threadpool(resolve_auth, request, session, state)
+        auth = cached_auth(request, state)
+        if auth is None:
+            # The lookups hit the store: in a thread, never blocking the event loop.
+            auth = await run_in_threadpool(resolve_auth, request, session, state)
         if self.permission is Permission.PUBLIC:
             # Public pages carry their own protections; a staff cookie changes nothing there.
             return auth

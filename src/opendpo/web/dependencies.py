@@ -33,12 +33,16 @@ async def get_settings(state: StateDep) -> Settings:
 
 
 async def get_session(state: StateDep) -> AsyncIterator[Session]:
-    # Opening a session does no I/O; closing it may (a rollback), so that runs in a thread.
+    # Opening a session does no I/O. Closing one that holds a connection does (a rollback),
+    # so that runs in a thread; closing one that never touched the store costs nothing.
     session = state.session_factory()
     try:
         yield session
     finally:
-        await run_in_threadpool(session.close)
+        if session.in_transaction():
+            await run_in_threadpool(session.close)
+        else:
+            session.close()
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -12,6 +12,7 @@ from starlette.templating import Jinja2Templates
 from opendpo.mail.sender import Mailer
 from opendpo.policy.model.document import PolicyDocument
 from opendpo.policy.versions import PolicyVersion
+from opendpo.security.api_keys import KeyCache
 from opendpo.security.keyring import Keyring
 from opendpo.security.links import LinkSigner
 from opendpo.security.rate_limits import RateLimiter
@@ -27,6 +28,11 @@ class PolicyCache:
 
     def __init__(self) -> None:
         self._entry: tuple[str, PolicyDocument] | None = None
+
+    def latest(self) -> tuple[str, PolicyDocument] | None:
+        """(digest, document) of the policy last loaded, for callers that check the digest
+        against the store themselves (the decision point reads it with its facts)."""
+        return self._entry
 
     def holds(self, version: PolicyVersion) -> bool:
         entry = self._entry
@@ -51,6 +57,10 @@ class WebState:
     rate_limiter: RateLimiter
     links: LinkSigner
     mailer: Mailer
+    key_cache: KeyCache
+    # For single reads that need no transaction (no BEGIN and ROLLBACK round trips): the
+    # decision point. The same pool as `engine`, in autocommit.
+    read_engine: Engine
     policy_cache: PolicyCache = field(default_factory=PolicyCache)
 
 

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from opendpo.decisions.bulk import BulkOutcome, decide_many
-from opendpo.decisions.decide import decide
+from opendpo.decisions.decide import Outcome, decide
 from opendpo.decisions.rules import MESSAGES, Reason, rule_for
 from opendpo.errors import NoPolicyApplied
 from opendpo.policy.model.document import PolicyDocument
@@ -38,7 +38,7 @@ from opendpo.web.api.campaign_lists import (
     open_list,
 )
 from opendpo.web.auth import permit
-from opendpo.web.dependencies import PolicyDep, SessionDep, StateDep
+from opendpo.web.dependencies import PolicyDep, StateDep
 from opendpo.web.state import WebState
 
 router = APIRouter(tags=["decisions"], dependencies=[permit(Permission.DECISIONS_READ)])
@@ -83,33 +83,43 @@ class DecisionPublic(BaseModel):
 
 @router.post("/decisions", response_model=DecisionPublic, summary="Decide one use of one identity")
 async def decision_create(
-    body: DecisionCreate, request: Request, state: StateDep, session: SessionDep
+    body: DecisionCreate, request: Request, state: StateDep
 ) -> DecisionPublic:
     """Allowed or not, with every reason that applies. `Sec-GPC: 1` is honoured."""
-    # One hop to the thread pool for all the store work (policy version, facts): this route
-    # is called at campaign rates, and each hop costs about as much as the decision itself.
-    return await run_in_threadpool(_decide_one, state, session, body, gpc_requested(request))
+    # One hop to the thread pool for all the store work: this route is called at campaign
+    # rates, and each hop costs about as much as the decision itself.
+    return await run_in_threadpool(_decide_one, state, body, gpc_requested(request))
 
 
-def _decide_one(
-    state: WebState, session: Session, body: DecisionCreate, gpc: bool
-) -> DecisionPublic:
-    version = current_version(session=session)
-    if version is None:
-        raise NoPolicyApplied()
+def _decide_one(state: WebState, body: DecisionCreate, gpc: bool) -> DecisionPublic:
     now = dt.datetime.now(dt.UTC)
-    outcome = decide(
-        session=session,
-        keyring=state.keyring,
-        policy=state.policy_cache.document(version),
-        identity_kind=body.identity.kind,
-        identity_value=body.identity.value,
-        purpose=body.purpose,
-        channel=body.channel,
-        recipient=body.recipient,
-        gpc=gpc,
-        now=now,
-    )
+
+    def decide_under(policy: PolicyDocument) -> Outcome:
+        return decide(
+            session=connection,
+            keyring=state.keyring,
+            policy=policy,
+            identity_kind=body.identity.kind,
+            identity_value=body.identity.value,
+            purpose=body.purpose,
+            channel=body.channel,
+            recipient=body.recipient,
+            gpc=gpc,
+            now=now,
+        )
+
+    with state.read_engine.connect() as connection:
+        known = state.policy_cache.latest()
+        outcome = decide_under(known[1]) if known is not None else None
+        # The facts come with the digest of the policy in force: one round trip, unless a
+        # policy was applied since this process last loaded one.
+        if outcome is None or known is None or outcome.policy_digest != known[0]:
+            with Session(bind=connection) as session:
+                version = current_version(session=session)
+                if version is None:
+                    raise NoPolicyApplied()
+                policy = state.policy_cache.document(version)  # may load the document
+            outcome = decide_under(policy)
     return DecisionPublic(
         allowed=outcome.decision.allowed,
         reasons=[ReasonPublic(code=r, message=MESSAGES[r]) for r in outcome.decision.reasons],

@@ -285,4 +285,5 @@ def keys_create(
 def keys_revoke(auth: KeyManager, state: StateDep, session: SessionDep, key_id: str) -> Response:
     key = api_keys.revoke_key(session=session, key_id=key_id)
     _audit(session, state, auth, "api_key.revoked", target_kind=KEY_TARGET, target_id=key.id)
+    state.key_cache.forget(key.id)  # this process refuses it at once; others within the TTL
     return _back("/console/api-keys")
