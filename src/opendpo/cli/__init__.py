@@ -7,6 +7,7 @@ import click
 from opendpo import __version__
 from opendpo.cli.apikeys import apikeys
 from opendpo.cli.audit import audit_group
+from opendpo.cli.calendar import calendar_group
 from opendpo.cli.consent import consent_group
 from opendpo.cli.db import db
 from opendpo.cli.keys import keys
@@ -39,6 +40,7 @@ cli.add_command(users)
 cli.add_command(apikeys)
 cli.add_command(audit_group)
 cli.add_command(consent_group)
+cli.add_command(calendar_group)
 
 
 def main() -> None:
