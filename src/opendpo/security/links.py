@@ -18,6 +18,10 @@ LINK_LIFETIMES: dict[str, int] = {
     "preferences": 30 * 24 * 3600,
     "download": 7 * 24 * 3600,
     "unsubscribe": 10 * 365 * 24 * 3600,  # RFC 8058: an unsubscribe link keeps working
+    # A request's page: the person must be able to read the response for a good while.
+    "request-status": 400 * 24 * 3600,
+    # The page where a code is typed in, right after the form was sent.
+    "request-verify": 24 * 3600,
 }
 
 
