@@ -40,6 +40,11 @@ PLAIN_EMAIL = re.compile(
 )
 MAX_LOCAL = 64  # RFC 5321 limits, which email_validator enforces
 MAX_ADDRESS = 254
+# Rows decided per query. PostgreSQL pays a round trip and a plan per chunk, so larger chunks
+# win there (measured: 100,000 rows in 2.3 s at 20,000 against 3.0 s at 5,000); SQLite, in
+# process, is fastest at 5,000. Either way memory is bounded by one chunk.
+DEFAULT_CHUNK_SIZE = 5000
+CHUNK_SIZES = {"postgresql": 20_000}
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +70,7 @@ def decide_many(
     gpc: bool = False,
     rows: Iterable[tuple[str, str]],
     now: dt.datetime | None = None,
-    chunk_size: int = 5000,
+    chunk_size: int | None = None,
 ) -> Iterator[BulkOutcome]:
     """Decide every (kind, value) row for one use, in input order.
 
@@ -73,6 +78,8 @@ def decide_many(
     here, before any row is read. A malformed row gets an outcome with `error` (the message
     `decide` would raise) and the stream goes on.
     """
+    if chunk_size is None:
+        chunk_size = CHUNK_SIZES.get(session.get_bind().dialect.name, DEFAULT_CHUNK_SIZE)
     if chunk_size < 1:
         raise ValueError("chunk_size must be at least 1")
     rule = rule_for(policy, purpose=purpose, channel=channel, recipient=recipient)
