@@ -22,7 +22,7 @@ from opendpo.rights.kinds import (
     RequestStatus,
 )
 from opendpo.rights.letters import Letter, LetterContext, render
-from opendpo.rights.records import Request, RequestPause
+from opendpo.rights.records import Request, RequestPause, StatusCallback
 from opendpo.rights.timeline import add_event
 from opendpo.security.audit import Actor
 from opendpo.security.staff import StaffUser
@@ -83,6 +83,18 @@ def move(
     request.updated_at = moment
     if to in CLOSED:
         request.closed_at = moment
+    # OpenDSR: a controller that sent the request is told of every change; owed in the same
+    # transaction as the change, delivered (and retried) by rights.callbacks.
+    for url in request.callback_urls:
+        session.add(
+            StatusCallback(
+                request_id=request.id,
+                url=url,
+                status=to.value,
+                created_at=moment,
+                next_attempt_at=moment,
+            )
+        )
     add_event(
         session=session,
         request=request,

@@ -17,6 +17,7 @@ from opendpo.errors import NoPolicyApplied
 from opendpo.policy.model.document import PolicyDocument
 from opendpo.policy.taxonomy import Vocabulary, vocabulary
 from opendpo.policy.versions import PolicyVersion, current_version
+from opendpo.rights.letters import LetterContext
 from opendpo.settings import Settings
 from opendpo.web.state import WebState, web_state
 
@@ -74,3 +75,11 @@ async def get_vocabulary(policy: PolicyDep) -> Vocabulary:
 
 
 VocabularyDep = Annotated[Vocabulary, Depends(get_vocabulary)]
+
+
+async def get_letters(state: StateDep, policy: PolicyDep) -> LetterContext:
+    return LetterContext(policy, state.links, state.settings.base_url)
+
+
+# What rights workflow steps need to write to the person.
+LettersDep = Annotated[LetterContext, Depends(get_letters)]
