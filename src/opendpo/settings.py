@@ -122,6 +122,40 @@ class Settings(BaseSettings):
     rate_limit_login: str = Field(
         default="10/minute", description="Sign-in attempts per client address."
     )
+    reminder_working_days: int = Field(
+        default=3,
+        ge=0,
+        le=20,
+        description="Staff are reminded of an open request this many working days before it "
+        "is due (and again once it is overdue).",
+    )
+    staff_mail_domain: str | None = Field(
+        default=None,
+        description="Mail domain of staff accounts: reminders go to username@domain. Unset: "
+        "to the DPO address in the policy.",
+    )
+
+    background_jobs: bool = Field(
+        default=True,
+        description="Run periodic work in each server process: OpenDSR callbacks, reminders.",
+    )
+    callback_interval_seconds: float = Field(
+        default=5,
+        ge=0.5,
+        le=3600,
+        description="How often each server process delivers the OpenDSR callbacks that are due.",
+    )
+    callback_timeout_seconds: float = Field(
+        default=10,
+        gt=0,
+        le=60,
+        description="How long an OpenDSR callback may take before it counts as failed.",
+    )
+    opendsr_allow_http_callbacks: bool = Field(
+        default=False,
+        description="Accept http:// OpenDSR callback URLs on this machine (127.0.0.1, "
+        "localhost) for testing; https:// is required otherwise.",
+    )
 
     @property
     def behind_tls(self) -> bool:
@@ -133,9 +167,18 @@ class Settings(BaseSettings):
         description="One-click unsubscribes per client address: mail providers send them "
         "for many people from few addresses, and each must take effect (RFC 8058).",
     )
+    rate_limit_codes: str = Field(
+        default="20/hour",
+        description="Verification codes typed or asked for on the privacy centre, per client "
+        "address (each request also allows OPENDPO_RATE_LIMIT_IDENTITY tries).",
+    )
 
     @field_validator(
-        "rate_limit_public", "rate_limit_identity", "rate_limit_login", "rate_limit_unsubscribe"
+        "rate_limit_public",
+        "rate_limit_identity",
+        "rate_limit_login",
+        "rate_limit_unsubscribe",
+        "rate_limit_codes",
     )
     @classmethod
     def _check_rate_limit(cls, value: str) -> str:

@@ -45,9 +45,25 @@ PATH_PARAMETERS: dict[str, dict[str, str]] = {
     "/api/v1/people/{person_id}/consent": {"person_id": PERSON},
     "/api/v1/consent/{record_id}/receipt": {"record_id": "no-such-record"},
     "/api/v1/consent/{record_id}/receipt/send": {"record_id": "no-such-record"},
+    "/api/v1/requests/{request_id}": {"request_id": "no-such-request"},
+    "/api/v1/requests/{request_id}/events": {"request_id": "no-such-request"},
+    "/api/v1/requests/{request_id}/actions/verify-identity": {"request_id": "no-such-request"},
+    "/api/v1/requests/{request_id}/actions/begin": {"request_id": "no-such-request"},
+    "/api/v1/requests/{request_id}/actions/await": {"request_id": "no-such-request"},
+    "/api/v1/requests/{request_id}/actions/extend": {"request_id": "no-such-request"},
+    "/api/v1/requests/{request_id}/actions/pause": {"request_id": "no-such-request"},
+    "/api/v1/requests/{request_id}/actions/resume": {"request_id": "no-such-request"},
+    "/api/v1/requests/{request_id}/actions/refuse": {"request_id": "no-such-request"},
+    "/api/v1/requests/{request_id}/actions/complete": {"request_id": "no-such-request"},
+    "/api/v1/requests/{request_id}/actions/cancel": {"request_id": "no-such-request"},
+    "/api/v1/requests/{request_id}/actions/assign": {"request_id": "no-such-request"},
+    "/api/v1/requests/{request_id}/actions/note": {"request_id": "no-such-request"},
     "/console/ropa.{fmt}": {"fmt": "csv"},
     "/console/people/{person_id}": {"person_id": PERSON},
     "/console/people/{person_id}/consent": {"person_id": PERSON},
+    "/console/requests/{request_id}": {"request_id": "no-such-request"},
+    "/console/outbox/{name}": {"name": "0" * 32 + ".eml"},
+    "/console/requests/{request_id}/{action}": {"request_id": "no-such-request", "action": "begin"},
     "/console/staff/{user_id}/disable": {"user_id": STAFF_MEMBER},
     "/console/staff/{user_id}/enable": {"user_id": STAFF_MEMBER},
     "/console/staff/{user_id}/role": {"user_id": STAFF_MEMBER},
@@ -56,6 +72,13 @@ PATH_PARAMETERS: dict[str, dict[str, str]] = {
     "/u/{token}": {"token": "not-a-signed-token"},
     "/preferences/{token}": {"token": "not-a-signed-token"},
     "/preferences/{token}/receipt": {"token": "not-a-signed-token"},
+    "/privacy-centre/verify/{token}": {"token": "not-a-signed-token"},
+    "/privacy-centre/verify/{token}/resend": {"token": "not-a-signed-token"},
+    "/privacy-centre/requests/{token}": {"token": "not-a-signed-token"},
+    "/privacy-centre/requests/{token}/cancel": {"token": "not-a-signed-token"},
+    "/opendsr/v1/opendsr_requests/{subject_request_id}": {
+        "subject_request_id": "a7551968-d5d6-44b2-9831-815ac9017798"
+    },
 }
 
 # Routes that are not APIRoutes carry no Permit: only these may exist.
@@ -182,7 +205,7 @@ class World:
 
 
 def wants_json_path(path: str) -> bool:
-    return path.startswith(("/api/", "/healthz"))
+    return path.startswith(("/api/", "/healthz", "/opendsr/"))
 
 
 @pytest.fixture
@@ -247,6 +270,8 @@ def error_code(response: httpx.Response) -> str | None:
     if response.headers.get("content-type", "").startswith("application/json"):
         body = response.json()
         error = body.get("error") if isinstance(body, dict) else None
+        if isinstance(error, dict) and isinstance(error["code"], int):
+            return str(error["errors"][0]["reason"])  # OpenDSR's body: the code is the status
         return str(error["code"]) if isinstance(error, dict) else None
     found = ERROR_CODE.search(response.text)
     return found.group(1) if found else None

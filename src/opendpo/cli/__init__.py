@@ -12,6 +12,7 @@ from opendpo.cli.consent import consent_group
 from opendpo.cli.db import db
 from opendpo.cli.keys import keys
 from opendpo.cli.policy import policy
+from opendpo.cli.requests import requests_group
 from opendpo.cli.ropa import ropa
 from opendpo.cli.serve import serve
 from opendpo.cli.settings import settings_command
@@ -41,6 +42,7 @@ cli.add_command(apikeys)
 cli.add_command(audit_group)
 cli.add_command(consent_group)
 cli.add_command(calendar_group)
+cli.add_command(requests_group)
 
 
 def main() -> None:

@@ -16,9 +16,10 @@ from opendpo.security.links import LinkSigner
 from opendpo.security.rate_limits import RateLimiter
 from opendpo.settings import Settings
 from opendpo.store.engine import make_engine, make_session_factory
-from opendpo.web import docs, gpc, health
+from opendpo.web import background, docs, gpc, health
 from opendpo.web.access_log import AccessLogMiddleware
 from opendpo.web.api import api_router
+from opendpo.web.api import opendsr as opendsr_api
 from opendpo.web.assets import STATIC_DIR
 from opendpo.web.errors import install_error_handlers
 from opendpo.web.headers import SecurityHeadersMiddleware
@@ -28,10 +29,18 @@ from opendpo.web.pages import (
     consent_console,
     consent_figures,
     console,
+    outbox,
     people,
     preferences,
     privacy,
+    privacy_centre,
+    privacy_centre_status,
     records,
+    request_actions,
+    request_figures,
+    request_new,
+    request_page,
+    request_queue,
     staff_admin,
     subscribe,
     unsubscribe,
@@ -71,9 +80,14 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # OpenDSR callbacks and staff reminders, delivered by every process (each safely).
+        runner = background.Runner(background.standard_jobs(state))
+        if settings.background_jobs:
+            runner.start()
         try:
             yield
         finally:
+            await runner.stop()
             engine.dispose()
 
     app = FastAPI(
@@ -99,6 +113,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(preferences.router)  # the preference centre
     app.include_router(gpc.router)  # /.well-known/gpc.json
     app.include_router(privacy.router)
+    app.include_router(privacy_centre.router)  # rights requests: ask, verify
+    app.include_router(privacy_centre_status.router)  # follow, withdraw, find links
     app.include_router(unsubscribe.router)  # RFC 8058 one-click, from marketing emails
     app.include_router(account.router)  # sign-in, sign-out and one's own account
     app.include_router(console.router)
@@ -107,6 +123,13 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(consent_console.router)  # a person's consent, recorded by staff
     app.include_router(consent_figures.router)
     app.include_router(audit_log.router)
+    app.include_router(request_queue.router)  # the staff queue of rights requests
+    app.include_router(request_figures.router)  # before request_page: /requests/figures
+    app.include_router(request_new.router)  # before request_page: /requests/new
+    app.include_router(request_page.router)
+    app.include_router(request_actions.router)
+    app.include_router(outbox.router)  # emails written to a folder when no server is set
     app.include_router(staff_admin.router)
+    app.include_router(opendsr_api.router)  # /opendsr/v1: the spec's bodies, signed
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

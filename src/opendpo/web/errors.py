@@ -56,7 +56,9 @@ MESSAGES = {
     500: "Something went wrong on our side. The error has been logged; please try again later.",
 }
 
-JSON_PREFIXES = ("/api/", "/healthz")
+# Machine clients: JSON errors. Inside its routes OpenDSR answers in its own spec's shape;
+# these are the errors raised before a route is found (unknown path, wrong method).
+JSON_PREFIXES = ("/api/", "/healthz", "/opendsr/")
 
 
 class FieldError(BaseModel):

@@ -13,6 +13,7 @@ from opendpo.web.api import (
     policy,
     purposes,
     recipients,
+    requests,
     systems,
 )
 from opendpo.web.errors import ERROR_RESPONSES
@@ -22,7 +23,18 @@ PREFIX = "/api/v1"
 
 def api_router() -> APIRouter:
     router = APIRouter(prefix=PREFIX, responses=ERROR_RESPONSES)
-    modules = (policy, purposes, recipients, systems, people, audit, consent, decisions, campaigns)
+    modules = (
+        policy,
+        purposes,
+        recipients,
+        systems,
+        people,
+        audit,
+        consent,
+        decisions,
+        campaigns,
+        requests,
+    )
     for module in modules:
         router.include_router(module.router)
     return router

@@ -33,12 +33,14 @@ from opendpo.consent.service import record_consent
 from opendpo.errors import DomainError, InvalidValue
 from opendpo.policy.model.document import PolicyDocument
 from opendpo.policy.versions import PolicyVersion, current_version
+from opendpo.rights.queue import requests_of_person
 from opendpo.security.audit import as_utc
 from opendpo.security.roles import Permission
 from opendpo.security.staff import StaffUser
 from opendpo.subjects.people import Person, get_person
 from opendpo.web.auth import Auth, Permit, record_audit
 from opendpo.web.dependencies import SessionDep, StateDep
+from opendpo.web.pages.request_queue import names_context
 from opendpo.web.state import WebState
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -167,6 +169,8 @@ def _render_person(
     context = {
         "page": "people",
         "person": person,
+        "requests": requests_of_person(session=session, person_id=person.id),
+        **names_context(),
         **person_consent(request, session=session, state=state, person_id=person.id, form=form),
     }
     return state.templates.TemplateResponse(

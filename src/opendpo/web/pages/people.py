@@ -14,11 +14,13 @@ from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
 from opendpo.errors import InvalidValue
+from opendpo.rights.queue import requests_of_person
 from opendpo.subjects.identities import IdentityKind, normalise
 from opendpo.subjects.people import find_person, get_person
 from opendpo.web.auth import PeopleReader, record_audit
 from opendpo.web.dependencies import SessionDep, StateDep
 from opendpo.web.pages.consent_console import person_consent
+from opendpo.web.pages.request_queue import names_context
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -99,6 +101,11 @@ def person_page(
     session.commit()
     # The person's consent is part of what this view shows, and of what its entry records.
     consent = person_consent(request, session=session, state=state, person_id=person.id)
-    return state.templates.TemplateResponse(
-        request, "console/person.html", {"page": "people", "person": person, **consent}
-    )
+    context = {
+        "page": "people",
+        "person": person,
+        "requests": requests_of_person(session=session, person_id=person.id),
+        **names_context(),
+        **consent,
+    }
+    return state.templates.TemplateResponse(request, "console/person.html", context)
