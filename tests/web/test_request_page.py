@@ -178,8 +178,8 @@ async def test_worked_from_start_to_completion_with_a_letter(desk: Desk) -> None
         desk.staff.user_id,
     )
     assert "Your data is attached." in desk.mails()[-1].get_content()
-    for action in ("assign", "begin", "note", "complete"):
-        [entry] = desk.entries(f"request.{action}")
+    for verb in ("assigned", "begun", "noted", "completed"):
+        [entry] = desk.entries(f"request.{verb}")
         assert (entry.target_kind, entry.target_id) == ("request", request_id)
         assert "Asked the CRM team" not in str(entry.details)
         assert "Your data is attached." not in str(entry.details)
@@ -199,7 +199,7 @@ async def test_a_form_older_than_the_request_is_refused_not_applied(desk: Desk) 
     assert response.status_code == 409
     assert "Someone else changed this request" in response.text
     assert desk.request(request_id).status == "verified"
-    assert desk.entries("request.begin") == []
+    assert desk.entries("request.begun") == []
 
 
 async def test_a_step_the_workflow_refuses_is_explained(desk: Desk) -> None:
@@ -234,7 +234,7 @@ async def test_extension_pause_and_resume_move_the_due_date(desk: Desk) -> None:
     )
     page = await desk.client.get(f"/console/requests/{request_id}")
     assert "Extend the deadline" not in page.text  # two months in all: no more to give
-    [entry] = desk.entries("request.extend")
+    [entry] = desk.entries("request.extended")
     assert entry.details["months"] == 2 and "Many systems" not in str(entry.details)
     await desk.act(request_id, "pause", question="Which account do you mean?")
     assert desk.request(request_id).pauses[0].ended_on is None
@@ -256,7 +256,7 @@ async def test_staff_confirm_an_identity_with_evidence(desk: Desk) -> None:
     assert next(i for i in after.identities if i.kind == "phone").verified_at is not None
     # The email is still to be confirmed by its code: one identity never confirms another.
     assert after.status == "awaiting_verification"
-    [entry] = desk.entries("request.verify")
+    [entry] = desk.entries("request.identity_verified")
     assert entry.details["identity_kind"] == "phone" and "07700" not in str(entry.details)
 
 
@@ -268,7 +268,7 @@ async def test_refuse_and_cancel_close_the_request(desk: Desk) -> None:
     assert response.status_code == 303
     assert desk.request(refused).refusal_reason == "manifestly_excessive"
     assert "Information Commissioner" in desk.mails()[-1].get_content()
-    [entry] = desk.entries("request.refuse")
+    [entry] = desk.entries("request.refused")
     assert entry.details["reason"] == "manifestly_excessive"
     cancelled = await desk.log()
     assert (await desk.act(cancelled, "cancel", reason="Duplicate")).status_code == 303

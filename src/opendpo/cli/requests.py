@@ -4,23 +4,22 @@ the operator, and the letters a step owes are sent once it has committed."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import click
 from rich.console import Console
 from rich.table import Column, Table
-from sqlalchemy.orm import Session
 
 from opendpo.cli.operator import cli_actor, domain_errors, record
 from opendpo.cli.state import CliState, pass_state
 from opendpo.errors import NoPolicyApplied
 from opendpo.mail.sender import Mailer
 from opendpo.policy.versions import current_version
-from opendpo.rights import queue, verification, workflow
+from opendpo.rights import queue
+from opendpo.rights.actions import ACTIONS, Fields, perform
 from opendpo.rights.handling import deliver, get_request
 from opendpo.rights.kinds import RefusalReason, RequestKind
-from opendpo.rights.letters import Letter, LetterContext
+from opendpo.rights.letters import LetterContext
 from opendpo.rights.records import Request
 from opendpo.rights.reminders import owed, send_reminders
 from opendpo.rights.timeline import events
@@ -128,11 +127,9 @@ def show_command(state: CliState, key: str) -> None:
         console.print(timeline)
 
 
-Step = Callable[[Session, Request, LetterContext], list[Letter] | None]
-
-
-def _act(state: CliState, key: str, action: str, step: Step, **details: object) -> None:
-    """Run one workflow step in a transaction, audit it, commit, then send its letters."""
+def _act(state: CliState, key: str, name: str, fields: Fields | None = None) -> None:
+    """Run one action in a transaction, audit it, commit, then send its letters."""
+    action = ACTIONS[name]
     settings = state.settings()
     engine = state.engine()
     with domain_errors():
@@ -146,14 +143,21 @@ def _act(state: CliState, key: str, action: str, step: Step, **details: object) 
                 settings.base_url,
             )
             request = get_request(session=session, key=key)
-            sent = step(session, request, context) or []
+            sent, details = perform(
+                session=session,
+                request=request,
+                action=action,
+                actor=cli_actor(),
+                context=context,
+                fields=fields or Fields(),
+            )
             record(
                 state,
                 session,
-                f"request.{action}",
+                action.audit_action,
                 target_kind=TARGET,
                 target_id=request.id,
-                details={"reference": request.reference, **details},
+                details=details,
             )
             reference, request_id, status = request.reference, request.id, request.status
         with make_session_factory(engine)() as session:
@@ -165,7 +169,7 @@ def _act(state: CliState, key: str, action: str, step: Step, **details: object) 
                 sent=sent,
                 actor=cli_actor(),
             )
-    click.echo(f"{reference}: {action.replace('_', ' ')} (status {status})")
+    click.echo(f"{reference}: {action.verb.replace('_', ' ')} (status {status})")
     if sent and delivered:
         click.echo(f"sent {len(sent)} letter(s) to the person")
     elif sent:
@@ -181,18 +185,7 @@ def _act(state: CliState, key: str, action: str, step: Step, **details: object) 
 @pass_state
 def verify_command(state: CliState, key: str, identity_id: int, evidence: str) -> None:
     """Verify one identity of a request, recording the evidence."""
-
-    def step(session: Session, request: Request, context: LetterContext) -> list[Letter]:
-        return verification.verify_by_staff(
-            session=session,
-            request=request,
-            identity_id=identity_id,
-            actor=cli_actor(),
-            evidence=evidence,
-            context=context,
-        )
-
-    _act(state, key, "identity_verified", step, identity=identity_id)
+    _act(state, key, "verify", Fields(identity_id=identity_id, evidence=evidence))
 
 
 @requests_group.command("begin")
@@ -200,11 +193,7 @@ def verify_command(state: CliState, key: str, identity_id: int, evidence: str) -
 @pass_state
 def begin_command(state: CliState, key: str) -> None:
     """Start work on a verified request."""
-
-    def step(session: Session, request: Request, context: LetterContext) -> list[Letter]:
-        return workflow.begin(session=session, request=request, actor=cli_actor())
-
-    _act(state, key, "begun", step)
+    _act(state, key, "begin")
 
 
 @requests_group.command("extend")
@@ -214,18 +203,7 @@ def begin_command(state: CliState, key: str) -> None:
 @pass_state
 def extend_command(state: CliState, key: str, months: int, reason: str) -> None:
     """Extend the deadline by one or two months (only within the first month)."""
-
-    def step(session: Session, request: Request, context: LetterContext) -> list[Letter]:
-        return workflow.extend(
-            session=session,
-            request=request,
-            actor=cli_actor(),
-            months=months,
-            reason=reason,
-            context=context,
-        )
-
-    _act(state, key, "extended", step, months=months)
+    _act(state, key, "extend", Fields(months=months, reason=reason))
 
 
 @requests_group.command("pause")
@@ -234,13 +212,7 @@ def extend_command(state: CliState, key: str, months: int, reason: str) -> None:
 @pass_state
 def pause_command(state: CliState, key: str, question: str) -> None:
     """Stop the clock and ask the person for a clarification."""
-
-    def step(session: Session, request: Request, context: LetterContext) -> list[Letter]:
-        return workflow.pause(
-            session=session, request=request, actor=cli_actor(), question=question, context=context
-        )
-
-    _act(state, key, "paused", step)
+    _act(state, key, "pause", Fields(question=question))
 
 
 @requests_group.command("resume")
@@ -249,11 +221,7 @@ def pause_command(state: CliState, key: str, question: str) -> None:
 @pass_state
 def resume_command(state: CliState, key: str, note: str) -> None:
     """The person replied: the clock runs again."""
-
-    def step(session: Session, request: Request, context: LetterContext) -> list[Letter]:
-        return workflow.resume(session=session, request=request, actor=cli_actor(), note=note)
-
-    _act(state, key, "resumed", step)
+    _act(state, key, "resume", Fields(note=note))
 
 
 @requests_group.command("refuse")
@@ -263,18 +231,7 @@ def resume_command(state: CliState, key: str, note: str) -> None:
 @pass_state
 def refuse_command(state: CliState, key: str, reason: str, explanation: str) -> None:
     """Refuse, with the Art 12(5) or exemption reason."""
-
-    def step(session: Session, request: Request, context: LetterContext) -> list[Letter]:
-        return workflow.refuse(
-            session=session,
-            request=request,
-            actor=cli_actor(),
-            reason=reason,
-            explanation=explanation,
-            context=context,
-        )
-
-    _act(state, key, "refused", step, reason=reason)
+    _act(state, key, "refuse", Fields(reason=reason, explanation=explanation))
 
 
 @requests_group.command("complete")
@@ -294,14 +251,7 @@ def complete_command(
         raise click.UsageError("give one of --response or --response-file")
     if response_file is not None:
         response = response_file.read_text(encoding="utf-8")
-    text = response or ""
-
-    def step(session: Session, request: Request, context: LetterContext) -> list[Letter]:
-        return workflow.complete(
-            session=session, request=request, actor=cli_actor(), response=text, context=context
-        )
-
-    _act(state, key, "completed", step)
+    _act(state, key, "complete", Fields(response=response or ""))
 
 
 @requests_group.command("cancel")
@@ -310,13 +260,7 @@ def complete_command(
 @pass_state
 def cancel_command(state: CliState, key: str, reason: str) -> None:
     """Cancel a request."""
-
-    def step(session: Session, request: Request, context: LetterContext) -> list[Letter]:
-        return workflow.cancel(
-            session=session, request=request, actor=cli_actor(), reason=reason, context=context
-        )
-
-    _act(state, key, "cancelled", step)
+    _act(state, key, "cancel", Fields(reason=reason))
 
 
 @requests_group.command("remind")

@@ -1,28 +1,30 @@
 """Rights requests over the API: log one, list the queue, read one (audited), and work it.
 
-Each action is a route of its own under `/requests/{request_id}/actions/`, so that OpenAPI
-shows its body. Every change is audited in the same transaction as the change; the letters
-the person is owed go out after the commit, so a letter never announces a rolled-back change.
+Each action of rights.actions is a route of its own under `/requests/{request_id}/actions/`,
+so that OpenAPI shows its body. Every change is audited in the same transaction as the change;
+the letters the person is owed go out after the commit, so a letter never announces a
+rolled-back change.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
 
 from opendpo.errors import InvalidValue
-from opendpo.rights import queue, verification, workflow
+from opendpo.rights import queue
+from opendpo.rights.actions import ACTIONS, Fields, perform
 from opendpo.rights.handling import deliver, get_request
 from opendpo.rights.intake import submit_request
-from opendpo.rights.letters import Letter
+from opendpo.rights.letters import Letter, LetterContext
 from opendpo.rights.records import Request
 from opendpo.rights.timeline import events
 from opendpo.security.roles import ROLE_PERMISSIONS, Permission, Role
-from opendpo.security.staff import get_user_by_id
+from opendpo.security.staff import StaffUser, get_user_by_id
 from opendpo.web.api import request_shapes as shapes
 from opendpo.web.auth import Auth, Permit, record_audit
 from opendpo.web.dependencies import LettersDep, PolicyDep, SessionDep, StateDep
@@ -32,7 +34,7 @@ router = APIRouter(tags=["requests"])
 
 TARGET = "request"
 RequestsReader = Annotated[Auth, Depends(Permit(Permission.REQUESTS_READ))]
-RequestsWriter = Annotated[Auth, Depends(Permit(Permission.REQUESTS_WRITE))]
+Writer = Annotated[Auth, Depends(Permit(Permission.REQUESTS_WRITE))]
 
 
 @router.post(
@@ -43,7 +45,7 @@ RequestsWriter = Annotated[Auth, Depends(Permit(Permission.REQUESTS_WRITE))]
 )
 def request_create(
     body: shapes.RequestCreate,
-    auth: RequestsWriter,
+    auth: Writer,
     state: StateDep,
     session: SessionDep,
     policy: PolicyDep,
@@ -163,278 +165,158 @@ def _finish(
     return shapes.request_public(request)
 
 
-Step = Callable[[Request], list[Letter] | None]
+@dataclass(frozen=True)
+class Desk:
+    """What every action route works with."""
+
+    auth: Auth
+    state: WebState
+    session: Session
+    context: LetterContext
+
+
+def _desk(auth: Writer, state: StateDep, session: SessionDep, context: LettersDep) -> Desk:
+    return Desk(auth, state, session, context)
+
+
+DeskDep = Annotated[Desk, Depends(_desk)]
 
 
 def _act(
-    session: Session,
-    state: WebState,
-    auth: Auth,
-    request_id: str,
-    action: str,
-    step: Step,
-    details: Mapping[str, object] | None = None,
+    desk: Desk, request_id: str, name: str, fields: Fields | None = None
 ) -> shapes.RequestPublic:
+    action = ACTIONS[name]
+    session, auth = desk.session, desk.auth
     request = get_request(session=session, key=request_id)
-    sent = step(request) or []
+    sent, details = perform(
+        session=session,
+        request=request,
+        action=action,
+        actor=auth.principal.actor,
+        context=desk.context,
+        fields=fields or Fields(),
+    )
     record_audit(
         session=session,
-        state=state,
+        state=desk.state,
         auth=auth,
-        action=f"request.{action}",
+        action=action.audit_action,
         target_kind=TARGET,
         target_id=request.id,
-        details={"reference": request.reference, **(details or {})},
+        details=details,
     )
-    return _finish(session, state, auth, request, sent)
+    return _finish(session, desk.state, auth, request, sent)
 
 
-ACTIONS = "/requests/{request_id}/actions"
+def _path(name: str) -> str:
+    return f"/requests/{{request_id}}/actions/{ACTIONS[name].api_path}"
+
+
+# One route per action, so that OpenAPI documents each body; each only says which fields it gives.
 
 
 @router.post(
-    f"{ACTIONS}/verify-identity",
+    _path("verify"),
     response_model=shapes.RequestPublic,
     summary="Verify one identity with recorded evidence",
 )
 def action_verify(
-    body: shapes.VerifyIdentity,
-    auth: RequestsWriter,
-    state: StateDep,
-    session: SessionDep,
-    context: LettersDep,
-    request_id: str,
+    body: shapes.VerifyIdentity, desk: DeskDep, request_id: str
 ) -> shapes.RequestPublic:
-    def step(request: Request) -> list[Letter]:
-        return verification.verify_by_staff(
-            session=session,
-            request=request,
-            identity_id=body.identity_id,
-            actor=auth.principal.actor,
-            evidence=body.evidence,
-            context=context,
-        )
-
-    detail = {"identity": body.identity_id}
-    return _act(session, state, auth, request_id, "identity_verified", step, detail)
+    fields = Fields(identity_id=body.identity_id, evidence=body.evidence)
+    return _act(desk, request_id, "verify", fields)
 
 
-@router.post(f"{ACTIONS}/begin", response_model=shapes.RequestPublic, summary="Start work")
-def action_begin(
-    auth: RequestsWriter, state: StateDep, session: SessionDep, request_id: str
-) -> shapes.RequestPublic:
-    def step(request: Request) -> list[Letter]:
-        return workflow.begin(session=session, request=request, actor=auth.principal.actor)
-
-    return _act(session, state, auth, request_id, "begun", step)
+@router.post(_path("begin"), response_model=shapes.RequestPublic, summary="Start work")
+def action_begin(desk: DeskDep, request_id: str) -> shapes.RequestPublic:
+    return _act(desk, request_id, "begin")
 
 
 @router.post(
-    f"{ACTIONS}/await",
+    _path("await"),
     response_model=shapes.RequestPublic,
     summary="Wait on a step (a supplier, another team); the clock keeps running",
 )
-def action_await(
-    body: shapes.AwaitAction,
-    auth: RequestsWriter,
-    state: StateDep,
-    session: SessionDep,
-    request_id: str,
-) -> shapes.RequestPublic:
-    def step(request: Request) -> list[Letter]:
-        return workflow.await_action(
-            session=session,
-            request=request,
-            actor=auth.principal.actor,
-            waiting_for=body.waiting_for,
-        )
-
-    return _act(session, state, auth, request_id, "awaiting_action", step)
+def action_await(body: shapes.AwaitAction, desk: DeskDep, request_id: str) -> shapes.RequestPublic:
+    fields = Fields(waiting_for=body.waiting_for)
+    return _act(desk, request_id, "await", fields)
 
 
 @router.post(
-    f"{ACTIONS}/extend",
+    _path("extend"),
     response_model=shapes.RequestPublic,
     summary="Extend by one or two months (within the first month), telling the person why",
 )
-def action_extend(
-    body: shapes.Extend,
-    auth: RequestsWriter,
-    state: StateDep,
-    session: SessionDep,
-    context: LettersDep,
-    request_id: str,
-) -> shapes.RequestPublic:
-    def step(request: Request) -> list[Letter]:
-        return workflow.extend(
-            session=session,
-            request=request,
-            actor=auth.principal.actor,
-            months=body.months,
-            reason=body.reason,
-            context=context,
-        )
-
-    return _act(session, state, auth, request_id, "extended", step, {"months": body.months})
+def action_extend(body: shapes.Extend, desk: DeskDep, request_id: str) -> shapes.RequestPublic:
+    fields = Fields(months=body.months, reason=body.reason)
+    return _act(desk, request_id, "extend", fields)
 
 
 @router.post(
-    f"{ACTIONS}/pause",
+    _path("pause"),
     response_model=shapes.RequestPublic,
     summary="Stop the clock and ask the person for a clarification",
 )
-def action_pause(
-    body: shapes.Pause,
-    auth: RequestsWriter,
-    state: StateDep,
-    session: SessionDep,
-    context: LettersDep,
-    request_id: str,
-) -> shapes.RequestPublic:
-    def step(request: Request) -> list[Letter]:
-        return workflow.pause(
-            session=session,
-            request=request,
-            actor=auth.principal.actor,
-            question=body.question,
-            context=context,
-        )
-
-    return _act(session, state, auth, request_id, "paused", step)
+def action_pause(body: shapes.Pause, desk: DeskDep, request_id: str) -> shapes.RequestPublic:
+    fields = Fields(question=body.question)
+    return _act(desk, request_id, "pause", fields)
 
 
 @router.post(
-    f"{ACTIONS}/resume",
+    _path("resume"),
     response_model=shapes.RequestPublic,
     summary="The person replied: start the clock again",
 )
-def action_resume(
-    body: shapes.Resume,
-    auth: RequestsWriter,
-    state: StateDep,
-    session: SessionDep,
-    request_id: str,
-) -> shapes.RequestPublic:
-    def step(request: Request) -> list[Letter]:
-        return workflow.resume(
-            session=session, request=request, actor=auth.principal.actor, note=body.note
-        )
-
-    return _act(session, state, auth, request_id, "resumed", step)
+def action_resume(body: shapes.Resume, desk: DeskDep, request_id: str) -> shapes.RequestPublic:
+    return _act(desk, request_id, "resume", Fields(note=body.note))
 
 
 @router.post(
-    f"{ACTIONS}/refuse",
+    _path("refuse"),
     response_model=shapes.RequestPublic,
     summary="Refuse, with the Art 12(5) or exemption reason (the letter names the ICO)",
 )
-def action_refuse(
-    body: shapes.Refuse,
-    auth: RequestsWriter,
-    state: StateDep,
-    session: SessionDep,
-    context: LettersDep,
-    request_id: str,
-) -> shapes.RequestPublic:
-    def step(request: Request) -> list[Letter]:
-        return workflow.refuse(
-            session=session,
-            request=request,
-            actor=auth.principal.actor,
-            reason=body.reason,
-            explanation=body.explanation,
-            context=context,
-        )
-
-    return _act(session, state, auth, request_id, "refused", step, {"reason": body.reason.value})
+def action_refuse(body: shapes.Refuse, desk: DeskDep, request_id: str) -> shapes.RequestPublic:
+    fields = Fields(reason=body.reason.value, explanation=body.explanation)
+    return _act(desk, request_id, "refuse", fields)
 
 
 @router.post(
-    f"{ACTIONS}/complete",
+    _path("complete"),
     response_model=shapes.RequestPublic,
     summary="Complete, sending the response letter",
 )
-def action_complete(
-    body: shapes.Complete,
-    auth: RequestsWriter,
-    state: StateDep,
-    session: SessionDep,
-    context: LettersDep,
-    request_id: str,
-) -> shapes.RequestPublic:
-    def step(request: Request) -> list[Letter]:
-        return workflow.complete(
-            session=session,
-            request=request,
-            actor=auth.principal.actor,
-            response=body.response,
-            context=context,
-        )
-
-    return _act(session, state, auth, request_id, "completed", step)
+def action_complete(body: shapes.Complete, desk: DeskDep, request_id: str) -> shapes.RequestPublic:
+    fields = Fields(response=body.response)
+    return _act(desk, request_id, "complete", fields)
 
 
-@router.post(f"{ACTIONS}/cancel", response_model=shapes.RequestPublic, summary="Cancel")
-def action_cancel(
-    body: shapes.Cancel,
-    auth: RequestsWriter,
-    state: StateDep,
-    session: SessionDep,
-    context: LettersDep,
-    request_id: str,
-) -> shapes.RequestPublic:
-    def step(request: Request) -> list[Letter]:
-        return workflow.cancel(
-            session=session,
-            request=request,
-            actor=auth.principal.actor,
-            reason=body.reason,
-            context=context,
-        )
-
-    return _act(session, state, auth, request_id, "cancelled", step)
+@router.post(_path("cancel"), response_model=shapes.RequestPublic, summary="Cancel")
+def action_cancel(body: shapes.Cancel, desk: DeskDep, request_id: str) -> shapes.RequestPublic:
+    return _act(desk, request_id, "cancel", Fields(reason=body.reason))
 
 
 @router.post(
-    f"{ACTIONS}/assign",
+    _path("assign"),
     response_model=shapes.RequestPublic,
     summary="Assign to a staff member who works requests, or unassign",
 )
-def action_assign(
-    body: shapes.Assign,
-    auth: RequestsWriter,
-    state: StateDep,
-    session: SessionDep,
-    request_id: str,
-) -> shapes.RequestPublic:
-    staff = None
-    if body.staff_id is not None:
-        staff = get_user_by_id(session=session, user_id=body.staff_id)
-        if staff is None or staff.disabled_at is not None:
-            raise InvalidValue("staff_id", "no active staff member has this id")
-        if Permission.REQUESTS_WRITE not in ROLE_PERMISSIONS[Role(staff.role)]:
-            raise InvalidValue("staff_id", "this staff member's role does not work requests")
-    chosen = staff
+def action_assign(body: shapes.Assign, desk: DeskDep, request_id: str) -> shapes.RequestPublic:
+    fields = Fields(staff=_assignee(desk.session, body.staff_id))
+    return _act(desk, request_id, "assign", fields)
 
-    def step(request: Request) -> None:
-        workflow.assign(session=session, request=request, actor=auth.principal.actor, staff=chosen)
+
+def _assignee(session: Session, staff_id: str | None) -> StaffUser | None:
+    if staff_id is None:
         return None
+    staff = get_user_by_id(session=session, user_id=staff_id)
+    if staff is None or staff.disabled_at is not None:
+        raise InvalidValue("staff_id", "no active staff member has this id")
+    if Permission.REQUESTS_WRITE not in ROLE_PERMISSIONS[Role(staff.role)]:
+        raise InvalidValue("staff_id", "this staff member's role does not work requests")
+    return staff
 
-    return _act(session, state, auth, request_id, "assigned", step, {"staff": body.staff_id})
 
-
-@router.post(f"{ACTIONS}/note", response_model=shapes.RequestPublic, summary="Add a note for staff")
-def action_note(
-    body: shapes.Note,
-    auth: RequestsWriter,
-    state: StateDep,
-    session: SessionDep,
-    request_id: str,
-) -> shapes.RequestPublic:
-    def step(request: Request) -> None:
-        workflow.add_note(
-            session=session, request=request, actor=auth.principal.actor, note=body.note
-        )
-        return None
-
-    return _act(session, state, auth, request_id, "noted", step)
+@router.post(_path("note"), response_model=shapes.RequestPublic, summary="Add a note for staff")
+def action_note(body: shapes.Note, desk: DeskDep, request_id: str) -> shapes.RequestPublic:
+    return _act(desk, request_id, "note", Fields(note=body.note))

@@ -36,6 +36,7 @@ from opendpo.web.pages.consent_choices import (
     request_proof,
 )
 from opendpo.web.pages.consent_mail import LINK_DAYS, send_link, send_quietly
+from opendpo.web.pages.email_form import email_form
 from opendpo.web.pages.subscribe import render
 from opendpo.web.public import limit_identity, public_limit
 from opendpo.web.state import WebState
@@ -50,31 +51,12 @@ router = APIRouter(
 )
 
 Text = Annotated[str, Form()]
+ASK_TEMPLATE = "preferences_ask.html"
 
 
 @router.get("/preferences", name="preferences_ask")
 def ask_form(request: Request, state: StateDep, policy: PolicyDep) -> Response:
-    return _ask(request, state, policy)
-
-
-def _ask(
-    request: Request,
-    state: WebState,
-    policy: PolicyDocument,
-    *,
-    status: int = 200,
-    errors: dict[str, str] | None = None,
-    email: str = "",
-) -> Response:
-    return render(
-        request,
-        state,
-        policy,
-        "preferences_ask.html",
-        status=status,
-        errors=errors or {},
-        values={"email": email},
-    )
+    return email_form(request, state, policy, ASK_TEMPLATE)
 
 
 @router.post("/preferences")
@@ -91,8 +73,7 @@ def ask(
     try:
         normal = normalise(IdentityKind.EMAIL, email, field="email")
     except InvalidValue as exc:
-        message = f"Enter your email address, like name@example.com ({exc.detail})."
-        return _ask(request, state, policy, status=422, errors={"email": message}, email=email)
+        return email_form(request, state, policy, ASK_TEMPLATE, email=email, error=exc)
     # Counted before the look-up, so known and unknown addresses run out alike.
     limit_identity(state, "preferences", normal)
     person = find_person(

@@ -46,6 +46,7 @@ from opendpo.subjects.identities import IdentityKind, normalise
 from opendpo.web.auth import permit
 from opendpo.web.dependencies import LettersDep, PolicyDep, SessionDep, StateDep
 from opendpo.web.form_tokens import PUBLIC_FORMS
+from opendpo.web.pages.email_form import email_form
 from opendpo.web.pages.privacy_centre import (
     DETAIL_FIELDS,
     GROUNDS,
@@ -72,6 +73,14 @@ CODE_LIMIT = public_limit("request-codes", setting="rate_limit_codes")
 WITHDRAWN = "Withdrawn by the person on the privacy centre."
 # Letters list at most this many requests: the most recent ones.
 MAX_LINKS = 20
+FIND_TEMPLATE = "centre/find.html"
+
+
+def _unproved_emails(found: RightsRequest) -> list[RequestIdentity]:
+    """The email addresses of the request that no code has proved yet."""
+    return [
+        i for i in found.identities if i.kind == IdentityKind.EMAIL.value and i.verified_at is None
+    ]
 
 
 def _verify_page(
@@ -86,9 +95,7 @@ def _verify_page(
     notice: str | None = None,
 ) -> Response:
     settings = state.settings
-    waiting = RequestStatus(found.status) not in CLOSED and any(
-        i.kind == IdentityKind.EMAIL.value and i.verified_at is None for i in found.identities
-    )
+    waiting = RequestStatus(found.status) not in CLOSED and bool(_unproved_emails(found))
     return private(
         render(
             request,
@@ -169,9 +176,7 @@ def resend(
     PUBLIC_FORMS.check(request, csrf_token)
     owed: list[Letter] = []
     refusals: list[str] = []
-    pending = [
-        i for i in found.identities if i.kind == IdentityKind.EMAIL.value and i.verified_at is None
-    ]
+    pending = _unproved_emails(found)
     for identity in pending:
         try:
             owed.append(
@@ -317,29 +322,9 @@ def cancel(
     return RedirectResponse(status_path(letters, found), status_code=303)
 
 
-def _find(
-    request: Request,
-    state: WebState,
-    policy: PolicyDocument,
-    *,
-    status: int = 200,
-    errors: dict[str, str] | None = None,
-    email: str = "",
-) -> Response:
-    return render(
-        request,
-        state,
-        policy,
-        "centre/find.html",
-        status=status,
-        errors=errors or {},
-        values={"email": email},
-    )
-
-
 @router.get("/privacy-centre/find", name="privacy_centre_find")
 def find_form(request: Request, state: StateDep, policy: PolicyDep) -> Response:
-    return _find(request, state, policy)
+    return email_form(request, state, policy, FIND_TEMPLATE)
 
 
 def verified_requests(*, session: Session, blind_index: str) -> list[RightsRequest]:
@@ -374,8 +359,7 @@ def find(
     try:
         normal = normalise(IdentityKind.EMAIL, email, field="email")
     except InvalidValue as exc:
-        message = f"Enter your email address, like name@example.com ({exc.detail})."
-        return _find(request, state, policy, status=422, errors={"email": message}, email=email)
+        return email_form(request, state, policy, FIND_TEMPLATE, email=email, error=exc)
     # Counted before the look-up, so known and unknown addresses run out alike.
     limit_identity(state, "request-find", normal)
     found = verified_requests(
