@@ -58,11 +58,17 @@ def on_file(engine: Engine, keyring: Keyring) -> str:
     return KNOWN
 
 
+# How long to wait depends on when each address's window began (a slow machine spreads the
+# two windows over different seconds), not on who is on file: as the Retry-After header.
+WAIT = re.compile(r"Try again in \d+ seconds")
+
+
 class Normalised:
     """A response with the request's own random values replaced by placeholders."""
 
     def __init__(self, response: httpx.Response) -> None:
         def clean(text: str) -> str:
+            text = WAIT.sub("Try again in N seconds", text)
             return REFERENCE.sub("R-REFERENCE", TOKEN.sub(r"\1TOKEN", text))
 
         self.response = httpx.Response(
