@@ -140,3 +140,58 @@ def chromium_executable() -> Path:
     if not CHROMIUM.exists():
         service_missing("Chromium", f"{CHROMIUM} is missing (apt-get install -y chromium)")
     return CHROMIUM
+
+
+# The company's own systems that requests run across: throwaway databases on the real servers.
+MARIADB_ADMIN_URL = os.environ.get(
+    "OPENDPO_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/test"
+)
+REDIS_TEST_URL = os.environ.get("OPENDPO_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture
+def estate_postgres_url(postgres_database: str) -> Iterator[str]:
+    """An empty PostgreSQL database for a connected system (not OpenDPO's store)."""
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"estate_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    yield make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def estate_mariadb_url() -> Iterator[str]:
+    """An empty MariaDB database for a connected system."""
+    admin = create_engine(MARIADB_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"estate_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
+    except OperationalError as exc:
+        admin.dispose()
+        service_missing("MariaDB", exc.orig)
+    yield make_url(MARIADB_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+    admin.dispose()
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[tuple[str, str]]:
+    """(Redis URL, a key prefix owned by this test); every key under the prefix is removed after."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_TEST_URL)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        client.close()
+        service_missing("Redis", exc)
+    prefix = f"opendpo-test:{uuid.uuid4().hex[:12]}:"
+    yield REDIS_TEST_URL, prefix
+    for key in client.scan_iter(match=f"{prefix}*", count=1000):
+        client.delete(key)
+    client.close()

@@ -137,4 +137,26 @@ class EncryptedJSON(TypeDecorator[Any]):
         return json.loads(keyring.decrypt(value, context=self.context))
 
 
-ENCRYPTED_TYPES = (Encrypted, EncryptedJSON)
+class EncryptedBytes(TypeDecorator[bytes]):
+    """Bytes (a block of a stored file), encrypted like text so that key rotation covers it."""
+
+    impl = Text
+    cache_ok = True
+
+    def __init__(self, context: str) -> None:
+        super().__init__()
+        self.context = context
+
+    def process_bind_param(self, value: bytes | None, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        return keyring_of(dialect).encrypt(value, context=self.context)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> bytes | None:
+        if value is None:
+            return None
+        keyring = keyring_of(dialect, needed_key=key_id_of(value))
+        return keyring.decrypt(value, context=self.context)
+
+
+ENCRYPTED_TYPES = (Encrypted, EncryptedJSON, EncryptedBytes)

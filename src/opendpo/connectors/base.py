@@ -1,0 +1,216 @@
+"""The one small interface every connected system speaks: find rows, change them, delete them.
+
+A connector knows how to reach one system (a SQL database, a Redis server, an HTTP API) and
+nothing about requests, policies or people. The execution engine decides which collections to
+visit, with which values, and what to change; the connector only carries that out.
+
+Rows are plain dicts keyed by the dataset's field names, nested fields as nested dicts, exactly
+as the system holds them. A change names its row by the collection's primary key (or, where a
+collection declares none, by every field the engine read), so that running the same change
+twice leaves the system as running it once: steps are retried after crashes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+from fideslang.models import Dataset, DatasetCollection, DatasetField
+
+from opendpo.errors import DomainError
+
+Row = dict[str, Any]
+
+
+class ConnectorError(DomainError):
+    """The system could not be reached, refused us, or answered with something unexpected.
+
+    `retryable` says whether trying again later may help (a timeout, a 503, a lost connection)
+    or not (bad credentials, a missing table): the engine backs off on the first and stops the
+    step for a person to look at on the second.
+    """
+
+    code = "connector_error"
+
+    def __init__(self, system: str, message: str, *, retryable: bool = True) -> None:
+        super().__init__(f"{system}: {message}")
+        self.system = system
+        self.retryable = retryable
+
+
+class NotSupported(ConnectorError):
+    """The system cannot do this at all (e.g. hold a restriction flag); never retried."""
+
+    code = "connector_not_supported"
+
+    def __init__(self, system: str, message: str) -> None:
+        super().__init__(system, message, retryable=False)
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One field of a collection, with what the dataset says about it.
+
+    `path` is dotted for nested fields (`billing_address.city`); `identity` is the identity
+    kind the field holds (`email`), as fides_meta.identity names it.
+    """
+
+    path: str
+    data_categories: tuple[str, ...] = ()
+    identity: str | None = None
+    primary_key: bool = False
+    data_type: str | None = None
+    # Never written to (fides_meta.read_only): erasure and rectification leave it alone.
+    read_only: bool = False
+    # Where a value here is a reference to another collection's field, (dataset, collection,
+    # field) and the fideslang direction ("to", "from" or None for both).
+    references: tuple[tuple[str, str, str, str | None], ...] = ()
+
+    @property
+    def personal(self) -> bool:
+        return any(c.startswith("user.") for c in self.data_categories)
+
+
+@dataclass(frozen=True)
+class CollectionSpec:
+    """A collection (table, key family, API resource) of a dataset, field by field."""
+
+    dataset: str
+    name: str
+    fields: tuple[FieldSpec, ...]
+    # fideslang collection-level fides_meta: `after`/`erase_after` ordering hints,
+    # `masking_strategy_override: {strategy: delete}`, `skip_processing`.
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return f"{self.dataset}.{self.name}"
+
+    @property
+    def primary_key(self) -> tuple[str, ...]:
+        return tuple(f.path for f in self.fields if f.primary_key)
+
+    @property
+    def top_level(self) -> tuple[str, ...]:
+        """The names a connector selects: nested fields live inside their top-level parent."""
+        seen: dict[str, None] = {}
+        for f in self.fields:
+            seen.setdefault(f.path.split(".", 1)[0], None)
+        return tuple(seen)
+
+    def field(self, path: str) -> FieldSpec:
+        for f in self.fields:
+            if f.path == path:
+                return f
+        raise KeyError(path)
+
+
+class ChangeAction(StrEnum):
+    UPDATE = "update"  # set fields (masking, rectification, a restriction flag)
+    DELETE = "delete"  # remove the row
+
+
+@dataclass(frozen=True)
+class Change:
+    """One row to change: `key` names the row, `values` the fields to set (dotted paths).
+
+    For UPDATE, connectors set only the fields named, leaving the rest of a nested value
+    as it is. Applying a change whose effect is already there is not an error.
+    """
+
+    collection: CollectionSpec
+    key: Mapping[str, Any]
+    action: ChangeAction
+    values: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What a batch of changes did: rows changed per collection key (0 when already done)."""
+
+    changed: Mapping[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.changed.values())
+
+
+class Connector(Protocol):
+    """What the engine needs of a system. Implementations live one per module here."""
+
+    name: str  # the system's key in the policy, used in messages
+
+    def check(self) -> str:
+        """Connect and prove access; a one-line description (server and version) or an error."""
+        ...
+
+    def find(self, collection: CollectionSpec, where: Mapping[str, Sequence[Any]]) -> Iterator[Row]:
+        """Rows whose field (a key of `where`) holds any of its values; fields are ORed.
+
+        Streams: a person with a million rows must not be held in memory. Values the system
+        cannot hold (a string for an integer column) simply match nothing.
+        """
+        ...
+
+    def apply(self, changes: Sequence[Change]) -> Applied:
+        """Carry out the changes in order; atomically where the system allows (SQL: one
+        transaction). Must be idempotent: the same batch twice leaves the same state."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def _field_specs(fields: Sequence[DatasetField] | None, prefix: str = "") -> Iterator[FieldSpec]:
+    for item in fields or ():
+        path = f"{prefix}{item.name}"
+        meta = item.fides_meta
+        references: list[tuple[str, str, str, str | None]] = []
+        identity = None
+        primary_key = False
+        data_type = None
+        read_only = False
+        if meta is not None:
+            identity = meta.identity
+            primary_key = bool(meta.primary_key)
+            data_type = meta.data_type
+            read_only = bool(meta.read_only)
+            for reference in meta.references or ():
+                collection, _, target = reference.field.partition(".")
+                references.append((reference.dataset, collection, target, reference.direction))
+        yield FieldSpec(
+            path=path,
+            data_categories=tuple(item.data_categories or ()),
+            identity=identity,
+            primary_key=primary_key,
+            data_type=data_type,
+            read_only=read_only,
+            references=tuple(references),
+        )
+        yield from _field_specs(item.fields, prefix=f"{path}.")
+
+
+def collection_spec(dataset: str, collection: DatasetCollection) -> CollectionSpec:
+    meta = collection.fides_meta
+    options = meta.model_dump(exclude_none=True) if meta is not None else {}
+    return CollectionSpec(
+        dataset=dataset,
+        name=collection.name,
+        fields=tuple(_field_specs(collection.fields)),
+        options=options,
+    )
+
+
+def dataset_specs(dataset: Dataset) -> list[CollectionSpec]:
+    return [collection_spec(dataset.fides_key, c) for c in dataset.collections]
+
+
+def get_path(row: Mapping[str, Any], path: str) -> Any:
+    """The value at a dotted path of a row, or None where any part is missing."""
+    value: Any = row
+    for part in path.split("."):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    return value
