@@ -1,0 +1,309 @@
+"""Carrying out a batch of changes on SQL tables, inside the caller's one transaction.
+
+Consecutive changes of the same shape (same table, action, key columns and fields set) become
+one statement executed with many parameter sets. An UPDATE only touches rows that do not hold
+the new values yet, so running a batch again reports 0 changed. Values inside a JSON column
+are set by reading the column (locked where the engine can), changing the named paths in
+Python and writing the whole value back, only where it changed.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Table,
+    and_,
+    bindparam,
+    cast,
+    delete,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import mysql
+from sqlalchemy.sql import sqltypes
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
+
+from opendpo.connectors.base import Change, ChangeAction, CollectionSpec, ConnectorError
+from opendpo.connectors.sql_types import (
+    UNFIT,
+    comparable,
+    decode_json,
+    encode_json,
+    fit,
+    is_json,
+    set_path,
+    storable,
+)
+
+# Rows read per SELECT … FOR UPDATE when changing values inside JSON columns.
+_READ_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class _Shape:
+    collection: str
+    action: ChangeAction
+    keys: tuple[str, ...]  # key columns compared with a value
+    null_keys: tuple[str, ...]  # key columns that must be NULL
+    flat: tuple[str, ...]  # columns set to a value
+    documents: tuple[str, ...]  # JSON columns with values set inside (or replaced whole)
+
+
+@dataclass
+class _Prepared:
+    shape: _Shape
+    key: tuple[Any, ...]  # values of shape.keys, as the columns hold them
+    flat: tuple[Any, ...]  # values of shape.flat
+    paths: dict[str, list[tuple[tuple[str, ...], Any]]] = field(default_factory=dict)
+
+
+def _documents(collection: CollectionSpec, table: Table) -> set[str]:
+    """Columns whose values are JSON documents: typed JSON, or parents of nested fields."""
+    found = {name for name in collection.top_level if is_json(table.c[name].type)}
+    found |= {f.path.split(".", 1)[0] for f in collection.fields if "." in f.path}
+    return found
+
+
+def _prepare(system: str, change: Change, table: Table, dialect: str) -> _Prepared | None:
+    """The change with values fitted to columns, or None when its row cannot exist."""
+    collection = change.collection
+    documents = _documents(collection, table)
+    keys: list[str] = []
+    null_keys: list[str] = []
+    key_values: list[Any] = []
+    for name, value in change.key.items():
+        # A JSON value cannot be compared portably (PostgreSQL's json has no equality); the
+        # other fields still name the row.
+        if "." in name or name in documents or isinstance(value, dict | list):
+            continue
+        column = _column(system, table, collection, name)
+        if value is None:
+            null_keys.append(name)
+            continue
+        fitted = fit(value, column.type, dialect=dialect)
+        if fitted is UNFIT:
+            return None
+        keys.append(name)
+        key_values.append(fitted)
+    if not keys and not null_keys:
+        raise ConnectorError(
+            system,
+            f"a change to '{collection.key}' names its row by no column that can be compared",
+            retryable=False,
+        )
+    flat: dict[str, Any] = {}
+    paths: dict[str, list[tuple[tuple[str, ...], Any]]] = {}
+    if change.action is ChangeAction.UPDATE:
+        for path, value in change.values.items():
+            parts = tuple(path.split("."))
+            column = _column(system, table, collection, parts[0])
+            if parts[0] in documents:
+                paths.setdefault(parts[0], []).append((parts[1:], value))
+                continue
+            stored = storable(value, column.type, dialect=dialect)
+            if stored is UNFIT:
+                raise ConnectorError(
+                    system,
+                    f"'{collection.key}.{path}': the new value cannot be stored in a "
+                    f"{column.type} column",
+                    retryable=False,
+                )
+            flat[parts[0]] = stored
+    shape = _Shape(
+        collection=collection.key,
+        action=change.action,
+        keys=tuple(keys),
+        null_keys=tuple(null_keys),
+        flat=tuple(flat),
+        documents=tuple(paths),
+    )
+    return _Prepared(shape, tuple(key_values), tuple(flat.values()), paths)
+
+
+def _column(system: str, table: Table, collection: CollectionSpec, name: str) -> ColumnElement[Any]:
+    if name not in table.c:
+        raise ConnectorError(
+            system,
+            f"collection '{collection.name}': table '{table.name}' has no column '{name}'",
+            retryable=False,
+        )
+    return table.c[name]
+
+
+def _where(table: Table, shape: _Shape) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [
+        comparable(table.c[name]) == bindparam(f"opendpo_key_{i}")
+        for i, name in enumerate(shape.keys)
+    ]
+    conditions += [table.c[name].is_(None) for name in shape.null_keys]
+    return conditions
+
+
+def _key_params(prepared: _Prepared) -> dict[str, Any]:
+    return {f"opendpo_key_{i}": value for i, value in enumerate(prepared.key)}
+
+
+def _differs(column: ColumnElement[Any], value: BindParameter[Any], dialect: str) -> Any:
+    """column ≠ value, NULL-safe, and exact: MySQL's usual collations find 'JANE' = 'jane '."""
+    if dialect in ("mysql", "mariadb") and isinstance(column.type, sqltypes.String):
+        return cast(column, mysql.BINARY()).is_distinct_from(cast(value, mysql.BINARY()))
+    return column.is_distinct_from(value)
+
+
+def _delete(connection: Connection, table: Table, run: Sequence[_Prepared]) -> int:
+    statement = delete(table).where(*_where(table, run[0].shape))
+    return connection.execute(statement, [_key_params(p) for p in run]).rowcount
+
+
+def _update_flat(connection: Connection, table: Table, run: Sequence[_Prepared]) -> int:
+    shape = run[0].shape
+    dialect = connection.dialect.name
+    values: dict[str, BindParameter[Any]] = {
+        name: bindparam(f"opendpo_value_{i}") for i, name in enumerate(shape.flat)
+    }
+    statement = (
+        update(table)
+        .where(*_where(table, shape))
+        .where(or_(*(_differs(table.c[name], param, dialect) for name, param in values.items())))
+        .values({table.c[name]: param for name, param in values.items()})
+    )
+    parameters = []
+    for prepared in run:
+        params = _key_params(prepared)
+        params.update({f"opendpo_value_{i}": v for i, v in enumerate(prepared.flat)})
+        parameters.append(params)
+    return connection.execute(statement, parameters).rowcount
+
+
+def _current(
+    connection: Connection, table: Table, run: Sequence[_Prepared]
+) -> dict[tuple[Any, ...], Sequence[Any]]:
+    """The rows the run names, keyed by their key values, locked until the transaction ends."""
+    shape = run[0].shape
+    wanted = [*shape.keys, *shape.flat, *shape.documents]
+    found: dict[tuple[Any, ...], Sequence[Any]] = {}
+    nulls = [table.c[name].is_(None) for name in shape.null_keys]
+    for start in range(0, len(run), _READ_CHUNK):
+        chunk = run[start : start + _READ_CHUNK]
+        conditions: list[ColumnElement[bool]] = list(nulls)
+        if len(shape.keys) == 1:
+            conditions.append(comparable(table.c[shape.keys[0]]).in_([p.key[0] for p in chunk]))
+        elif shape.keys:
+            conditions.append(
+                or_(
+                    *(
+                        and_(
+                            *(
+                                comparable(table.c[k]) == v
+                                for k, v in zip(shape.keys, p.key, strict=True)
+                            )
+                        )
+                        for p in chunk
+                    )
+                )
+            )
+        statement = select(*(table.c[name] for name in wanted)).where(*conditions)
+        statement = statement.with_for_update()
+        for record in connection.execute(statement):
+            found.setdefault(tuple(record[: len(shape.keys)]), record[len(shape.keys) :])
+    return found
+
+
+def _update_documents(connection: Connection, table: Table, run: Sequence[_Prepared]) -> int:
+    shape = run[0].shape
+    current = _current(connection, table, run)
+    parameters = []
+    for prepared in run:
+        row = current.get(prepared.key)
+        if row is None:
+            continue  # gone already: nothing to change
+        old_flat = row[: len(shape.flat)]
+        old_documents = row[len(shape.flat) :]
+        params = _key_params(prepared)
+        changed = any(a != b for a, b in zip(old_flat, prepared.flat, strict=True))
+        params.update({f"opendpo_value_{i}": v for i, v in enumerate(prepared.flat)})
+        for i, (name, old) in enumerate(zip(shape.documents, old_documents, strict=True)):
+            document = _changed_document(table, name, decode_json(old), prepared.paths[name])
+            changed = changed or document != decode_json(old)
+            params[f"opendpo_document_{i}"] = encode_json(document, table.c[name].type)
+        if changed:
+            parameters.append(params)
+    if not parameters:
+        return 0
+    assignments: dict[Any, Any] = {
+        table.c[name]: bindparam(f"opendpo_value_{i}") for i, name in enumerate(shape.flat)
+    }
+    assignments.update(
+        {
+            table.c[name]: bindparam(f"opendpo_document_{i}")
+            for i, name in enumerate(shape.documents)
+        }
+    )
+    statement = update(table).where(*_where(table, shape)).values(assignments)
+    return connection.execute(statement, parameters).rowcount
+
+
+def _changed_document(
+    table: Table, name: str, document: Any, paths: Sequence[tuple[tuple[str, ...], Any]]
+) -> Any:
+    for parts, value in paths:
+        if not parts:
+            document = value
+            continue
+        if document is None:
+            document = {}
+        if not isinstance(document, dict):
+            raise ValueError(f"column '{table.name}.{name}' does not hold a JSON object")
+        document = _copy(document)
+        try:
+            set_path(document, parts, value)
+        except ValueError:
+            raise ValueError(
+                f"column '{table.name}.{name}': '{'.'.join(parts)}' is inside a value that "
+                "is not a JSON object"
+            ) from None
+    return document
+
+
+def _copy(document: dict[str, Any]) -> dict[str, Any]:
+    return {k: _copy(v) if isinstance(v, dict) else v for k, v in document.items()}
+
+
+def apply_changes(
+    system: str,
+    connection: Connection,
+    changes: Sequence[Change],
+    tables: Mapping[str, Table],
+) -> dict[str, int]:
+    """Rows changed per collection key; the caller commits, or rolls back on any error."""
+    dialect = connection.dialect.name
+    changed = {change.collection.key: 0 for change in changes}
+    prepared = [
+        (p, tables[change.collection.name])
+        for change in changes
+        if (p := _prepare(system, change, tables[change.collection.name], dialect)) is not None
+    ]
+    # Only consecutive changes are grouped: the engine's order (children first) is kept.
+    for shape, group in itertools.groupby(prepared, key=lambda item: item[0].shape):
+        items = list(group)
+        table = items[0][1]
+        run = [p for p, _ in items]
+        if shape.action is ChangeAction.DELETE:
+            count = _delete(connection, table, run)
+        elif shape.documents:
+            try:
+                count = _update_documents(connection, table, run)
+            except ValueError as exc:
+                raise ConnectorError(system, str(exc), retryable=False) from None
+        elif shape.flat:
+            count = _update_flat(connection, table, run)
+        else:
+            count = 0
+        changed[shape.collection] += count
+    return changed
