@@ -38,6 +38,7 @@ PERSON, STAFF_MEMBER, API_KEY = "<person>", "<staff member>", "<api key>"
 
 PATH_PARAMETERS: dict[str, dict[str, str]] = {
     "/api/v1/purposes/{key}": {"key": "client_contracts"},
+    "/privacy/downloads/{token}": {"token": "not-a-signed-token"},
     "/api/v1/recipients/{key}": {"key": "courier"},
     "/api/v1/systems/{key}": {"key": "crm"},
     "/api/v1/policy/versions/{number}": {"number": "1"},

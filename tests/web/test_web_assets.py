@@ -13,7 +13,7 @@ import pytest
 
 from opendpo.policy.model import notice, purposes, sharing, systems
 from opendpo.web.assets import VENDOR_DIR, VENDORED, asset_path
-from opendpo.web.pages import wording
+from opendpo.policy import wording
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "vendor_assets.py"
 

@@ -33,7 +33,7 @@ from opendpo.settings import Settings
 from opendpo.subjects.people import Identity, Person, get_person
 
 # Pure wording helpers: the names people read in the notice are the names on their receipt.
-from opendpo.web.pages.wording import humanise_category
+from opendpo.policy.wording import humanise_category
 
 SCHEMA_VERSION = "ISO/IEC TS 27560:2023"
 KANTARA_VERSION = "KI-CR-v1.1.0"

@@ -12,6 +12,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     JSON,
     DateTime,
     ForeignKey,
@@ -111,7 +112,7 @@ class StoredFile(Base):
     purpose: Mapped[str] = mapped_column(String(30))
     name: Mapped[str] = mapped_column(Encrypted("stored_files.name"))
     content_type: Mapped[str] = mapped_column(String(100))
-    size: Mapped[int] = mapped_column(Integer, default=0)
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
     blocks: Mapped[int] = mapped_column(Integer, default=0)
     sha256: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))

@@ -28,6 +28,7 @@ from opendpo.web.pages import (
     audit_log,
     consent_console,
     consent_figures,
+    downloads,
     console,
     outbox,
     people,
@@ -115,6 +116,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(privacy.router)
     app.include_router(privacy_centre.router)  # rights requests: ask, verify
     app.include_router(privacy_centre_status.router)  # follow, withdraw, find links
+    app.include_router(downloads.router)  # access and portability packages, by signed link
     app.include_router(unsubscribe.router)  # RFC 8058 one-click, from marketing emails
     app.include_router(account.router)  # sign-in, sign-out and one's own account
     app.include_router(console.router)

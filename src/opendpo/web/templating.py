@@ -19,7 +19,7 @@ from opendpo.policy.taxonomy import Vocabulary
 from opendpo.security.roles import Permission
 from opendpo.web.assets import asset_path
 from opendpo.web.auth import Auth
-from opendpo.web.pages import wording
+from opendpo.policy import wording
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
 

@@ -8,7 +8,7 @@ from typing import Generic, TypeVar
 
 from pydantic import BaseModel
 
-from opendpo.web.pages.wording import humanise_category
+from opendpo.policy.wording import humanise_category
 
 Item = TypeVar("Item")
 

@@ -90,7 +90,7 @@ def upgrade() -> None:
         sa.Column("purpose", sa.String(length=30), nullable=False),
         sa.Column("name", sa.Text(), nullable=False),
         sa.Column("content_type", sa.String(length=100), nullable=False),
-        sa.Column("size", sa.Integer(), nullable=False),
+        sa.Column("size", sa.BigInteger(), nullable=False),
         sa.Column("blocks", sa.Integer(), nullable=False),
         sa.Column("sha256", sa.String(length=64), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
