@@ -1,6 +1,7 @@
 """The decision point at campaign scale, next to the floor (hand-written SQL), and over HTTP.
 
     .venv/bin/python benchmarks/decisions.py [--people 1000000] [--postgres URL] [--no-http]
+        [--rounds 2] [--only sqlite|postgresql]
 
 Data: N people, each with one email identity (encrypted, blind-indexed) and one marketing
 email consent record (mostly given; some withdrawn, refused or expired), about 2% of them
@@ -9,12 +10,15 @@ PostgreSQL). The consent records skip the hash chain (placeholder MACs, chain he
 advanced): the decision path reads only `consent_states`, never the chain. The campaign
 list names N addresses: 95% of the people (a tenth spelled in capitals) and 5% strangers.
 
-Measured per store:
+Measured per store, in turns, `--rounds` times each (the best run of each is shown, so both
+meet the same warm cache; the first bulk run would otherwise pay for a cold one alone):
 - bulk: `decide_many` over the whole list, every outcome read out;
 - floor: the same list normalised and blind-indexed the same way, loaded into a temporary
   table, one anti-join (identities, consent_states, suppressions, flags) selecting who may
   be contacted, the result read out. Both share the Python stage that normalises each
   address and computes its keyed hash (the store cannot); it is timed on its own too;
+- for both, the CPU time of this process and (PostgreSQL on this machine) of the server
+  backend; and, in one more (traced, untimed) bulk run, the most memory Python held;
 - HTTP: POST /api/v1/decisions under uvicorn with 2 workers, driven by wrk (one thread,
   C, so the load generator takes little of the same 2 cores), each request for a random
   address; needs `wrk` on the PATH (Debian: `apt-get install wrk`).
@@ -33,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -45,10 +50,10 @@ from fastapi import FastAPI
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
-from opendpo.decisions.bulk import RowIndexer, decide_many
+from opendpo.decisions.bulk import CHUNK_SIZES, DEFAULT_CHUNK_SIZE, RowIndexer, decide_many
 from opendpo.policy.loader import load_policy
 from opendpo.policy.model.document import PolicyDocument
 from opendpo.policy.versions import apply_policy
@@ -219,12 +224,37 @@ def prepare(keyring: Keyring, rows: Iterable[tuple[str, str]]) -> list[tuple[int
     return [(pos, indexer(kind, value)) for pos, (kind, value) in enumerate(rows)]
 
 
-def run_bulk(
-    engine: Engine, keyring: Keyring, document: PolicyDocument, count: int
-) -> tuple[float, list[int]]:
-    start = time.perf_counter()
+@dataclass(frozen=True)
+class Run:
+    seconds: float
+    python_cpu: float  # CPU time of this process (all its threads)
+    store_cpu: float | None  # CPU time of the PostgreSQL backend, where it can be read
+    allowed: list[int]
+    stages: dict[str, float]
+
+
+def backend_cpu(connection: Connection) -> float | None:
+    """CPU seconds used so far by the PostgreSQL backend serving `connection`, if the server
+    runs on this machine (read from /proc); None for SQLite, which runs in this process."""
+    if connection.dialect.name != "postgresql":
+        return None
+    pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _spent(before: float | None, after: float | None) -> float | None:
+    return None if before is None or after is None else after - before
+
+
+def run_bulk(engine: Engine, keyring: Keyring, document: PolicyDocument, count: int) -> Run:
     allowed = []
     with make_session_factory(engine)() as session:
+        store_before = backend_cpu(session.connection())
+        python_before, start = time.process_time(), time.perf_counter()
         outcomes = decide_many(
             session=session,
             keyring=keyring,
@@ -237,15 +267,18 @@ def run_bulk(
         for pos, outcome in enumerate(outcomes):
             if outcome.allowed:
                 allowed.append(pos)
-    return time.perf_counter() - start, allowed
+        seconds, python = time.perf_counter() - start, time.process_time() - python_before
+        store = _spent(store_before, backend_cpu(session.connection()))
+    return Run(seconds, python, store, allowed, {})
 
 
-def run_floor(engine: Engine, keyring: Keyring, count: int) -> tuple[dict[str, float], list[int]]:
+def run_floor(engine: Engine, keyring: Keyring, count: int) -> Run:
     times: dict[str, float] = {}
-    start = time.perf_counter()
-    prepared = prepare(keyring, recipients(count))
-    times["prepare"] = time.perf_counter() - start
     with engine.begin() as connection:
+        store_before = backend_cpu(connection)
+        python_before, start = time.process_time(), time.perf_counter()
+        prepared = prepare(keyring, recipients(count))
+        times["prepare"] = time.perf_counter() - start
         start = time.perf_counter()
         raw: Any = connection.connection.dbapi_connection
         cursor = raw.cursor()
@@ -264,8 +297,41 @@ def run_floor(engine: Engine, keyring: Keyring, count: int) -> tuple[dict[str, f
         moment = _sqlite_value(NOW) if engine.dialect.name == "sqlite" else NOW
         allowed = [pos for (pos,) in connection.execute(text(FLOOR_QUERY), {"now": moment})]
         times["query"] = time.perf_counter() - start
+        python = time.process_time() - python_before
+        store = _spent(store_before, backend_cpu(connection))
         cursor.execute("DROP TABLE recipients")
-    return times, allowed
+    return Run(sum(times.values()), python, store, allowed, times)
+
+
+def compare(engine: Engine, keyring: Keyring, count: int, rounds: int) -> tuple[Run, Run]:
+    """The best of `rounds` runs of each, taken in turns so that both meet the same cache
+    and the same neighbours."""
+    document = policy()
+    bulk_runs, floor_runs = [], []
+    for _ in range(rounds):
+        bulk_runs.append(run_bulk(engine, keyring, document, count))
+        floor_runs.append(run_floor(engine, keyring, count))
+        if bulk_runs[-1].allowed != floor_runs[-1].allowed:
+            raise RuntimeError("the floor and decide_many disagree on who is allowed")
+    best = min(bulk_runs, key=lambda run: run.seconds)
+    return best, min(floor_runs, key=lambda run: run.seconds)
+
+
+def traced_peak(engine: Engine, keyring: Keyring, count: int) -> float:
+    """MiB: the most memory Python held at once during one more bulk run (untimed: tracing
+    slows it), less what the list of allowed positions took."""
+    tracemalloc.start()
+    try:
+        run = run_bulk(engine, keyring, policy(), count)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return (peak - sys.getsizeof(run.allowed) - 28 * len(run.allowed)) / 2**20
+
+
+def cpu(run: Run) -> str:
+    store = "" if run.store_cpu is None else f" + store {run.store_cpu:.1f} s"
+    return f"Python {run.python_cpu:.1f} s{store}"
 
 
 def settings_env(url: str, keyring: Keyring) -> dict[str, str]:
@@ -381,30 +447,27 @@ def bench_store(name: str, url: str, args: argparse.Namespace, table: Table) -> 
     upgrade(engine)
     try:
         token = populate(engine, keyring, args.people)
-        console.print(f"{name}: bulk decisions…")
-        bulk_seconds, bulk_allowed = run_bulk(engine, keyring, policy(), args.people)
-        console.print(f"{name}: floor…")
-        floor, floor_allowed = run_floor(engine, keyring, args.people)
-        if bulk_allowed != floor_allowed:
-            raise RuntimeError(f"{name}: the floor and decide_many disagree on who is allowed")
-        floor_total = sum(floor.values())
-        rate = args.people / bulk_seconds
+        console.print(f"{name}: bulk decisions and the floor, {args.rounds} rounds…")
+        bulk, floor = compare(engine, keyring, args.people, args.rounds)
+        held = traced_peak(engine, keyring, args.people)
+        chunk = CHUNK_SIZES.get(engine.dialect.name, DEFAULT_CHUNK_SIZE)
         table.add_row(
-            f"{name}: decide_many",
-            f"{bulk_seconds:.1f} s",
-            f"{rate:,.0f} rows/s",
-            f"{bulk_seconds / floor_total:.2f}x",
+            f"{name}: decide_many (chunks of {chunk:,})",
+            f"{bulk.seconds:.1f} s",
+            f"{args.people / bulk.seconds:,.0f} rows/s",
+            f"{bulk.seconds / floor.seconds:.2f}x",
         )
+        stages = " + ".join(f"{stage} {seconds:.1f}" for stage, seconds in floor.stages.items())
         table.add_row(
-            f"{name}: floor (prepare {floor['prepare']:.1f} + load {floor['load']:.1f}"
-            f" + query/read {floor['query']:.1f})",
-            f"{floor_total:.1f} s",
-            f"{args.people / floor_total:,.0f} rows/s",
+            f"{name}: floor ({stages})",
+            f"{floor.seconds:.1f} s",
+            f"{args.people / floor.seconds:,.0f} rows/s",
             "",
         )
-        db_only = (bulk_seconds - floor["prepare"]) / (floor["load"] + floor["query"])
-        table.add_row(f"{name}: without the shared prepare stage", "", "", f"{db_only:.2f}x")
-        table.add_row(f"{name}: allowed", f"{len(bulk_allowed):,} of {args.people:,}", "", "")
+        table.add_row(f"{name}: CPU, decide_many", cpu(bulk), "", "")
+        table.add_row(f"{name}: CPU, floor", cpu(floor), "", "")
+        table.add_row(f"{name}: memory held at most by decide_many", f"{held:.0f} MiB", "", "")
+        table.add_row(f"{name}: allowed", f"{len(bulk.allowed):,} of {args.people:,}", "", "")
         if args.http:
             console.print(f"{name}: HTTP load…")
             try:
@@ -436,6 +499,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--no-http", dest="http", action="store_false")
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="runs of bulk and floor each; the best is shown"
+    )
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
     args = parser.parse_args()
     table = Table("what", "time / rate", "rate / latency", "vs floor", title="decisions")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import pytest
 from decision_policy import (
@@ -16,9 +17,11 @@ from decision_policy import (
     decision_policy,
 )
 
+from opendpo.consent.ledger import Channel, ConsentState
 from opendpo.decisions.rules import MESSAGES, Facts, Reason, Rule, evaluate, rule_for
 from opendpo.errors import InvalidValue
 from opendpo.policy.model.document import PolicyDocument
+from opendpo.subjects.people import Subscriber
 
 NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
 POLICY = decision_policy()
@@ -227,3 +230,35 @@ def test_a_policy_without_cookies_has_no_cookie_categories() -> None:
     with pytest.raises(InvalidValue) as raised:
         rule_for(bare, purpose="analytics", channel="cookie")
     assert raised.value.field == "purpose"
+
+
+def test_only_electronic_marketing_on_another_basis_asks_for_the_subscriber() -> None:
+    """The bulk path reads the subscriber only where `asks_subscriber`: elsewhere it must
+    not change any decision, whatever else is known."""
+    channels = [c.value for c in Channel if c is not Channel.COOKIE]
+    uses = [(p.key, channel) for p in POLICY.purposes for channel in channels]
+    asking = {use for use in uses if rule(*use).asks_subscriber}
+    assert asking == {(LI_MARKETING, "email"), (LI_MARKETING, "sms")}
+    everything = itertools.product(
+        [None, *ConsentState], [None, NOW], [False, True], [False, True], [False, True]
+    )
+    for state, expires, renewal, flagged, gpc in everything:
+        for use in set(uses) - asking:
+            decisions = {
+                evaluate(
+                    rule(*use),
+                    Facts(
+                        known=True,
+                        subscriber=subscriber,
+                        consent_state=state,
+                        consent_expires_at=expires,
+                        needs_renewal=renewal,
+                        objected=flagged,
+                        suppressed=flagged,
+                        gpc=gpc,
+                    ),
+                    NOW,
+                )
+                for subscriber in Subscriber
+            }
+            assert len(decisions) == 1, (use, state, expires, renewal, flagged, gpc)

@@ -1,10 +1,9 @@
-"""What the store knows about a list of identities for one use: one query, single or bulk.
+"""What the store knows about an identity for one use, in one query; and the expressions
+that read each fact, which `chunk_facts` builds the bulk path's statement from too.
 
-`decide` asks it for one identity and `decide_many` for a chunk of thousands, so the two
-paths read the same facts with the same statement and cannot disagree. The statement is
-built once per (dialect, identity kind, purpose, channel) and cached: building a select
-construct costs more than running it for one identity, and SQLAlchemy then finds its
-compiled form in the engine's cache.
+`decide` asks `gather` for one identity. The statement is built once per (dialect, identity
+kind, purpose, channel) and cached: building a select construct costs more than running it
+for one identity, and SQLAlchemy then finds its compiled form in the engine's cache.
 """
 
 from __future__ import annotations
@@ -123,40 +122,7 @@ def facts_statement(
 ) -> Select[Any]:
     listed = _listed(dialect, single)
     index = listed.c.value
-    identity, other = IDENTITIES.alias("identity"), IDENTITIES.alias("other")
-    purposes = (purpose, ALL_PURPOSES)
-    reach = CHANNEL_IDENTITIES.get(channel, ())
-
-    def suppression_of(blind_index: Any) -> Any:
-        return (
-            (SUPPRESSIONS.c.blind_index == blind_index)
-            & (SUPPRESSIONS.c.channel == channel)
-            & any_of(SUPPRESSIONS.c.purpose, purposes)
-        )
-
-    def flagged(flag: FlagKind) -> Any:
-        return one_if(
-            select(literal(1)).where(
-                FLAGS.c.person_id == identity.c.person_id,
-                FLAGS.c.kind == flag.value,
-                FLAGS.c.lifted_at.is_(None),
-                any_of(FLAGS.c.purpose, purposes),
-            )
-        )
-
-    address = one_if(select(literal(1)).where(suppression_of(index)))
-    person = one_if(
-        select(literal(1))
-        .select_from(other)
-        .join(SUPPRESSIONS, suppression_of(other.c.blind_index))
-        .where(other.c.person_id == identity.c.person_id, any_of(other.c.kind, reach))
-    )
-    if not reach:  # only channels that reach an address have suppressions
-        suppressed: Any = null()
-    elif kind in reach:  # the address is one of the person's own: `person` covers it
-        suppressed = case((identity.c.person_id.is_(None), address), else_=person)
-    else:
-        suppressed = func.coalesce(address, person)
+    identity = IDENTITIES.alias("identity")
     return (
         select(
             index,
@@ -166,19 +132,103 @@ def facts_statement(
             CONSENTS.c.state,
             CONSENTS.c.expires_at,
             CONSENTS.c.needs_renewal,
-            suppressed,
-            flagged(FlagKind.OBJECTION),
-            flagged(FlagKind.RESTRICTION),
+            suppressed(kind, purpose, channel, identity, index),
+            flagged(FlagKind.OBJECTION, purpose, identity),
+            flagged(FlagKind.RESTRICTION, purpose, identity),
             select(POLICIES.c.digest).order_by(POLICIES.c.number.desc()).limit(1).scalar_subquery(),
         )
         .select_from(listed)
         .outerjoin(identity, (identity.c.kind == kind) & (identity.c.blind_index == index))
         .outerjoin(PEOPLE, PEOPLE.c.id == identity.c.person_id)
-        .outerjoin(
-            CONSENTS,
-            (CONSENTS.c.person_id == identity.c.person_id)
-            & (CONSENTS.c.purpose == purpose)
-            & (CONSENTS.c.channel == channel),
+        .outerjoin(CONSENTS, consent_of(purpose, channel, identity))
+    )
+
+
+def consent_of(purpose: str, channel: str, identity: Any) -> Any:
+    """The join condition of the identity's person's current consent for this use."""
+    return (
+        (CONSENTS.c.person_id == identity.c.person_id)
+        & (CONSENTS.c.purpose == purpose)
+        & (CONSENTS.c.channel == channel)
+    )
+
+
+def suppressed(
+    kind: str,
+    purpose: str,
+    channel: str,
+    identity: Any,
+    index: Any,
+    *,
+    sets: bool = False,
+    people: bool = False,
+) -> Any:
+    """1 if the address `index` is suppressed for this use or, when it is a known person's,
+    any of the person's addresses on this channel is; else NULL.
+
+    `identity` is the outer-joined identity of the address (NULL for a stranger). With
+    `sets` the address is looked up in the set of suppressed addresses, which the store
+    builds once per statement: on PostgreSQL, for a chunk of thousands, cheaper than a
+    probe of the index for each (see `chunk_facts`); for one address dearer. With `people`
+    too, the person in the set of people with a suppressed address, which costs a probe
+    per suppression to build: cheaper only while suppressions are few next to the chunk.
+    """
+    purposes = (purpose, ALL_PURPOSES)
+    reach = CHANNEL_IDENTITIES.get(channel, ())
+    other = IDENTITIES.alias("other")
+
+    def suppression_of(blind_index: Any) -> Any:
+        return (
+            (SUPPRESSIONS.c.blind_index == blind_index)
+            & (SUPPRESSIONS.c.channel == channel)
+            & any_of(SUPPRESSIONS.c.purpose, purposes)
+        )
+
+    persons = (
+        select(literal(1))
+        .select_from(other)
+        .join(SUPPRESSIONS, suppression_of(other.c.blind_index))
+        .where(other.c.person_id == identity.c.person_id, any_of(other.c.kind, reach))
+    )
+    person = one_if(persons)
+    if sets and people:
+        holders = (
+            select(other.c.person_id)
+            .join(SUPPRESSIONS, suppression_of(other.c.blind_index))
+            .where(any_of(other.c.kind, reach))
+        )
+        person = case((identity.c.person_id.in_(holders), 1))
+    if sets:
+        listed = select(SUPPRESSIONS.c.blind_index).where(
+            SUPPRESSIONS.c.channel == channel, any_of(SUPPRESSIONS.c.purpose, purposes)
+        )
+        address: Any = case((index.in_(listed), 1))
+    else:
+        address = one_if(select(literal(1)).where(suppression_of(index)))
+    if not reach:  # only channels that reach an address have suppressions
+        return null()
+    if kind in reach:  # the address is one of the person's own: `person` covers it
+        return case((identity.c.person_id.is_(None), address), else_=person)
+    return func.coalesce(address, person)
+
+
+def flagged(flag: FlagKind, purpose: str, identity: Any, *, sets: bool = False) -> Any:
+    """1 if the identity's person has an active flag of this kind for the purpose, else NULL.
+
+    With `sets`, a lookup in the set of flagged people, as in `suppressed`."""
+    if sets:
+        holders = select(FLAGS.c.person_id).where(
+            FLAGS.c.kind == flag.value,
+            FLAGS.c.lifted_at.is_(None),
+            any_of(FLAGS.c.purpose, (purpose, ALL_PURPOSES)),
+        )
+        return case((identity.c.person_id.in_(holders), 1))
+    return one_if(
+        select(literal(1)).where(
+            FLAGS.c.person_id == identity.c.person_id,
+            FLAGS.c.kind == flag.value,
+            FLAGS.c.lifted_at.is_(None),
+            any_of(FLAGS.c.purpose, (purpose, ALL_PURPOSES)),
         )
     )
 

@@ -64,6 +64,12 @@ class Rule:
     gpc_applies: bool  # GPC limits this use: a non-essential cookie, or sharing beyond us
     objection_applies: bool  # Art 21 covers this basis (not contract or legal obligation)
 
+    @property
+    def asks_subscriber(self) -> bool:
+        """PECR: electronic direct marketing not resting on consent may go to corporate
+        subscribers only. No other rule reads the subscriber, so no other needs it fetched."""
+        return not self.needs_consent and self.direct_marketing and self.channel in ELECTRONIC
+
 
 @dataclass(frozen=True, slots=True)
 class Facts:
@@ -173,13 +179,7 @@ def evaluate(rule: Rule, facts: Facts, now: dt.datetime) -> Decision:
         reasons.append(Reason.OBJECTION)
     if rule.needs_consent and not live_consent:
         reasons.append(_missing_consent(facts))
-    elif (
-        not rule.needs_consent
-        and rule.direct_marketing
-        and rule.channel in ELECTRONIC
-        and facts.subscriber != "corporate"
-        and not live_consent
-    ):
+    elif rule.asks_subscriber and facts.subscriber != "corporate" and not live_consent:
         # PECR: individual subscribers (and those we cannot tell apart) need consent for
         # electronic marketing, whatever basis UK GDPR rests on.
         reasons.append(Reason.BASIS_DOES_NOT_COVER)
