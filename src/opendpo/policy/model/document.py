@@ -7,12 +7,15 @@ from pydantic import Field
 
 from opendpo.policy.model.base import StrictModel
 from opendpo.policy.model.controller import Controller
+from opendpo.policy.model.erasure import Erasure, Restriction
 from opendpo.policy.model.notice import Cookies, Notice, Rights, Taxonomy
 from opendpo.policy.model.purposes import DataSubject, Purpose
 from opendpo.policy.model.sharing import Recipient
 from opendpo.policy.model.systems import RetentionRule, System
 
-SINGLE_SECTIONS = ("controller", "notice", "rights", "cookies", "taxonomy")
+SINGLE_SECTIONS = (
+    "controller", "notice", "rights", "cookies", "taxonomy", "erasure", "restriction",
+)  # fmt: skip
 LIST_SECTIONS = ("data_subjects", "purposes", "systems", "recipients", "retention", "dataset")
 
 
@@ -27,6 +30,8 @@ class PolicyDocument(StrictModel):
     retention: list[RetentionRule] = []
     rights: Rights
     cookies: Cookies | None = None
+    erasure: Erasure = Erasure()
+    restriction: Restriction = Restriction()
     # Named as in Fides manifests so that dataset files written for Fides load unchanged.
     dataset: list[Dataset] = []
 
