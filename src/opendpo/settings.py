@@ -157,6 +157,53 @@ class Settings(BaseSettings):
         "localhost) for testing; https:// is required otherwise.",
     )
 
+    task_queue_url: str | None = Field(
+        default=None,
+        description="Where request steps are queued. Unset: embedded (a SQLite file beside the "
+        "store, worked by threads inside `opendpo serve`); redis://host:port/db: distributed, "
+        "worked by any number of `opendpo worker` processes on any machines.",
+    )
+    task_queue_name: str = Field(
+        default="opendpo",
+        min_length=1,
+        max_length=100,
+        description="The queue's name: installations sharing one Redis use different names.",
+    )
+    task_queue_path: Path = Field(
+        default=Path("var/tasks.db"),
+        description="The embedded task queue's SQLite file.",
+    )
+    worker_threads: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="Steps each worker (or the embedded worker in `serve`) runs at once.",
+    )
+    embedded_worker: bool = Field(
+        default=True,
+        description="Run request steps inside `opendpo serve` (turn off when `opendpo worker` "
+        "processes do the work).",
+    )
+    step_lease_seconds: float = Field(
+        default=60,
+        ge=1,
+        le=3600,
+        description="How long a worker holds a step without renewing it; a step held by a "
+        "worker that died is taken over once this has passed.",
+    )
+    sweep_interval_seconds: float = Field(
+        default=15,
+        ge=0.2,
+        le=3600,
+        description="How often each worker looks for steps that are due or were abandoned.",
+    )
+    package_days: int = Field(
+        default=30,
+        ge=1,
+        le=365,
+        description="Days an access or portability package (and its download link) is kept.",
+    )
+
     @property
     def behind_tls(self) -> bool:
         """Served over https: cookies are marked Secure and HSTS is sent."""

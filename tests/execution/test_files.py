@@ -22,7 +22,10 @@ from opendpo.execution.files import (
     read_blocks,
 )
 from opendpo.execution.records import FileBlock, StoredFile
+from opendpo.security import rotation
 from opendpo.security.errors import KeyProblem
+from opendpo.security.keyring import Keyring
+from opendpo.store.encrypted import attach_keyring
 from opendpo.store.engine import make_session_factory
 
 SMALL = 4096
@@ -279,3 +282,26 @@ def test_fifty_megabytes_are_written_and_read_in_bounded_memory(
     assert (size, read_digest.hexdigest()) == (total, digest.hexdigest())
     assert written_peak < 16 * 1024 * 1024, written_peak
     assert read_peak < 16 * 1024 * 1024, read_peak
+
+
+def test_key_rotation_reencrypts_every_block_and_the_file_still_reads(
+    engine: Engine, factory: sessionmaker[Session], request_id: str, keyring: Keyring
+) -> None:
+    # file_blocks has a two-column primary key: rotation must page through it in batches.
+    content = os.urandom(SMALL * 5 + 17)
+    file_id = store(factory, request_id, content)
+    rotated = Keyring(
+        encryption_keys={**keyring.encryption_keys, "k9": os.urandom(32)},
+        active_key_id="k9",
+        mac_key=keyring.mac_key,
+    )
+    attach_keyring(engine.dialect, rotated)
+    result = rotation.reencrypt(engine, rotated, batch_size=2)
+    assert result.remaining == 0
+    assert result.rewritten >= 6
+    with engine.connect() as connection:
+        prefixes = connection.scalars(
+            text("SELECT substr(data, 1, 3) FROM file_blocks WHERE file_id = :f"), {"f": file_id}
+        ).all()
+    assert prefixes == ["k9."] * 6
+    assert read(factory, file_id) == content

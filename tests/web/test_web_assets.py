@@ -11,9 +11,9 @@ from types import ModuleType
 
 import pytest
 
+from opendpo.policy import wording
 from opendpo.policy.model import notice, purposes, sharing, systems
 from opendpo.web.assets import VENDOR_DIR, VENDORED, asset_path
-from opendpo.policy import wording
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "vendor_assets.py"
 

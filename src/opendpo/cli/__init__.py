@@ -10,14 +10,16 @@ from opendpo.cli.audit import audit_group
 from opendpo.cli.calendar import calendar_group
 from opendpo.cli.consent import consent_group
 from opendpo.cli.db import db
+from opendpo.cli.execution import requests_group  # with the execution commands attached
 from opendpo.cli.keys import keys
 from opendpo.cli.policy import policy
-from opendpo.cli.requests import requests_group
 from opendpo.cli.ropa import ropa
 from opendpo.cli.serve import serve
 from opendpo.cli.settings import settings_command
 from opendpo.cli.state import CliState
+from opendpo.cli.systems import systems_group
 from opendpo.cli.users import users
+from opendpo.cli.worker import worker_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -43,6 +45,8 @@ cli.add_command(audit_group)
 cli.add_command(consent_group)
 cli.add_command(calendar_group)
 cli.add_command(requests_group)
+cli.add_command(systems_group)
+cli.add_command(worker_command)
 
 
 def main() -> None:

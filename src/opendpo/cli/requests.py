@@ -12,19 +12,15 @@ from rich.table import Column, Table
 
 from opendpo.cli.operator import cli_actor, domain_errors, record
 from opendpo.cli.state import CliState, pass_state
-from opendpo.errors import NoPolicyApplied
 from opendpo.mail.sender import Mailer
-from opendpo.policy.versions import current_version
 from opendpo.rights import queue
 from opendpo.rights.actions import ACTIONS, Fields, perform
 from opendpo.rights.handling import deliver, get_request
 from opendpo.rights.kinds import RefusalReason, RequestKind
-from opendpo.rights.letters import LetterContext
 from opendpo.rights.records import Request
 from opendpo.rights.reminders import owed, send_reminders
 from opendpo.rights.timeline import events
 from opendpo.security.audit import as_utc
-from opendpo.security.links import LinkSigner
 from opendpo.store.engine import make_session_factory
 from opendpo.store.migrate import is_up_to_date
 
@@ -130,18 +126,10 @@ def show_command(state: CliState, key: str) -> None:
 def _act(state: CliState, key: str, name: str, fields: Fields | None = None) -> None:
     """Run one action in a transaction, audit it, commit, then send its letters."""
     action = ACTIONS[name]
-    settings = state.settings()
     engine = state.engine()
     with domain_errors():
         with state.session() as session:
-            version = current_version(session=session)
-            if version is None:
-                raise NoPolicyApplied()
-            context = LetterContext(
-                version.policy(),
-                LinkSigner(settings.secret_key.get_secret_value()),
-                settings.base_url,
-            )
+            context = state.letter_context(session)
             request = get_request(session=session, key=key)
             sent, details = perform(
                 session=session,
@@ -164,7 +152,7 @@ def _act(state: CliState, key: str, name: str, fields: Fields | None = None) -> 
             request = session.get_one(Request, request_id)
             delivered = deliver(
                 session=session,
-                mailer=Mailer(settings),
+                mailer=Mailer(state.settings()),
                 request=request,
                 sent=sent,
                 actor=cli_actor(),

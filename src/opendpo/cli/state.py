@@ -11,8 +11,12 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session
 
+from opendpo.errors import NoPolicyApplied
+from opendpo.policy.versions import current_version
+from opendpo.rights.letters import LetterContext
 from opendpo.security.errors import KeyProblem
 from opendpo.security.keyring import Keyring, load_keyring
+from opendpo.security.links import LinkSigner
 from opendpo.settings import Settings, SettingsError, load_settings
 from opendpo.store.engine import make_engine, make_session_factory
 from opendpo.store.migrate import is_up_to_date
@@ -83,6 +87,15 @@ class CliState:
             )
         with make_session_factory(engine)() as session, session.begin():
             yield session
+
+    def letter_context(self, session: Session) -> LetterContext:
+        """What letters need: the policy in force, link signing, and the public base URL."""
+        version = current_version(session=session)
+        if version is None:
+            raise NoPolicyApplied()
+        settings = self.settings()
+        links = LinkSigner(settings.secret_key.get_secret_value())
+        return LetterContext(version.policy(), links, settings.base_url)
 
 
 pass_state = click.make_pass_decorator(CliState, ensure=True)

@@ -28,12 +28,12 @@ from opendpo.policy.model.purposes import ARTICLE_6
 from opendpo.policy.ropa.jsonld import APPLICABLE_LAW, LEGAL_BASES, RECIPIENT_ROLES
 from opendpo.policy.taxonomy import vocabulary
 from opendpo.policy.versions import PolicyVersion
-from opendpo.security.audit import as_utc
-from opendpo.settings import Settings
-from opendpo.subjects.people import Identity, Person, get_person
 
 # Pure wording helpers: the names people read in the notice are the names on their receipt.
 from opendpo.policy.wording import humanise_category
+from opendpo.security.audit import as_utc
+from opendpo.settings import Settings
+from opendpo.subjects.people import Identity, Person, get_person
 
 SCHEMA_VERSION = "ISO/IEC TS 27560:2023"
 KANTARA_VERSION = "KI-CR-v1.1.0"

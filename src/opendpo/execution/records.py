@@ -12,8 +12,8 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     JSON,
+    BigInteger,
     DateTime,
     ForeignKey,
     Index,

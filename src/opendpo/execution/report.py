@@ -35,7 +35,6 @@ from opendpo.policy.model.purposes import LAWFUL_BASIS_NAMES, Purpose
 from opendpo.policy.model.sharing import Recipient
 from opendpo.policy.model.systems import RetentionRule
 from opendpo.policy.taxonomy import vocabulary
-from opendpo.rights.calendar import local_date
 from opendpo.policy.wording import (
     CLOCK_START,
     LAWFUL_BASIS,
@@ -47,6 +46,7 @@ from opendpo.policy.wording import (
     humanise_category,
     word,
 )
+from opendpo.rights.calendar import local_date
 
 TEMPLATE = "report.html"
 PORTABILITY_RULE = (

@@ -16,8 +16,9 @@ from base64 import b64decode
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, Text, func, select, update
+from sqlalchemy import Engine, Text, func, select, tuple_, update
 from sqlalchemy.sql.expression import ColumnClause, ColumnElement, TableClause, column, table
 
 from opendpo.errors import DomainError
@@ -34,17 +35,17 @@ class EncryptedColumn:
     table: str
     column: str
     context: str
-    primary_key: str
+    primary_key: tuple[str, ...]
 
     @property
     def name(self) -> str:
         return f"{self.table}.{self.column}"
 
-    def clause(self) -> tuple[TableClause, ColumnClause[str], ColumnClause[object]]:
+    def clause(self) -> tuple[TableClause, ColumnClause[str], list[ColumnClause[object]]]:
         # Plain Text, not the Encrypted type: comparisons must see the stored ciphertext.
         value: ColumnClause[str] = column(self.column, Text())
-        key: ColumnClause[object] = column(self.primary_key)
-        return table(self.table, key, value), value, key
+        keys: list[ColumnClause[object]] = [column(name) for name in self.primary_key]
+        return table(self.table, *keys, value), value, keys
 
 
 def encrypted_columns() -> list[EncryptedColumn]:
@@ -53,15 +54,15 @@ def encrypted_columns() -> list[EncryptedColumn]:
         for schema_column in schema_table.columns:
             if not isinstance(schema_column.type, ENCRYPTED_TYPES):
                 continue
-            keys = list(schema_table.primary_key.columns)
-            if len(keys) != 1:
+            keys = tuple(c.name for c in schema_table.primary_key.columns)
+            if not keys:
                 raise DomainError(
                     f"{schema_table.name}.{schema_column.name} is encrypted but its table has no "
-                    "single-column primary key, which re-encryption needs"
+                    "primary key, which re-encryption needs to address rows"
                 )
             found.append(
                 EncryptedColumn(
-                    schema_table.name, schema_column.name, schema_column.type.context, keys[0].name
+                    schema_table.name, schema_column.name, schema_column.type.context, keys
                 )
             )
     return found
@@ -128,30 +129,35 @@ def _reencrypt_column(
     engine: Engine, keyring: Keyring, encrypted: EncryptedColumn, batch_size: int
 ) -> Iterator[tuple[int, int]]:
     """Batches in primary key order; yields (rewritten, changed meanwhile) after each commit."""
-    source, value, key = encrypted.clause()
-    last: object = None
+    source, value, keys = encrypted.clause()
+    # A row value compares keys in order, so composite keys page like single ones.
+    key: ColumnElement[Any] = keys[0] if len(keys) == 1 else tuple_(*keys)
+    width = len(keys)
+    last: tuple[object, ...] | None = None
     while True:
         with engine.begin() as connection:
             query = (
-                select(key, value)
+                select(*keys, value)
                 .where(value.is_not(None), ~_under(value, keyring.active_key_id))
-                .order_by(key)
+                .order_by(*keys)
                 .limit(batch_size)
             )
             if last is not None:
-                query = query.where(key > last)
+                query = query.where(key > (last[0] if width == 1 else tuple_(*last)))
             rows = connection.execute(query).all()
             if not rows:
                 return
             done = 0
-            for row_key, old in rows:
+            for row in rows:
+                row_keys, old = tuple(row[:width]), str(row[width])
                 plain = keyring.decrypt(old, context=encrypted.context)
                 new = keyring.encrypt(plain, context=encrypted.context)
+                same_row = [k == v for k, v in zip(keys, row_keys, strict=True)]
                 result = connection.execute(
-                    update(source).where(key == row_key, value == old).values({value: new})
+                    update(source).where(*same_row, value == old).values({value: new})
                 )
                 done += int(result.rowcount)
-            last = rows[-1][0]
+            last = tuple(rows[-1][:width])
         yield done, len(rows) - done
 
 

@@ -13,13 +13,13 @@ from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
 from opendpo import __version__
+from opendpo.policy import wording
 from opendpo.policy.model.base import describe_duration
 from opendpo.policy.model.purposes import LAWFUL_BASIS_NAMES
 from opendpo.policy.taxonomy import Vocabulary
 from opendpo.security.roles import Permission
 from opendpo.web.assets import asset_path
 from opendpo.web.auth import Auth
-from opendpo.policy import wording
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
 

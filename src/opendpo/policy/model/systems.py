@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -20,6 +20,14 @@ class System(Keyed):
     hosted_by: Key | None = Field(default=None, description="Processor recipient hosting it.")
     country: CountryCode = "GB"
     datasets: list[Key] = Field(default=[], description="fides_key of each dataset it holds.")
+    connection: dict[str, Any] | None = Field(
+        default=None,
+        description="How OpenDPO reaches the system to carry out requests: `type` sql, redis, "
+        "http, email (a processor answering by email) or manual, and that type's settings. "
+        "Secrets are named by environment variable (`url_env`, `token_env` …), never written "
+        "here; `opendpo systems add` keeps them encrypted in the store instead. Without a "
+        "connection, requests reach the system as a task for staff.",
+    )
 
 
 ClockStart = Literal[

@@ -1,12 +1,15 @@
-"""Rules a schema cannot express: references, lawfulness, transfers, datasets, the notice."""
+"""Rules a schema cannot express: references, lawfulness, transfers, datasets, erasure,
+connections, the notice."""
 
 from __future__ import annotations
 
 from opendpo.policy.errors import PolicyProblem
 from opendpo.policy.model.document import PolicyDocument
+from opendpo.policy.rules.connections import check_connections
 from opendpo.policy.rules.context import RuleContext
 from opendpo.policy.rules.dataset_keys import check_dataset_keys
 from opendpo.policy.rules.datasets import check_datasets
+from opendpo.policy.rules.erasure import check_erasure
 from opendpo.policy.rules.lawfulness import check_lawfulness
 from opendpo.policy.rules.notice import check_notice
 from opendpo.policy.rules.references import check_references
@@ -20,6 +23,8 @@ RULES = (
     check_lawfulness,
     check_transfers,
     check_datasets,
+    check_erasure,
+    check_connections,
     check_notice,
 )
 

@@ -28,7 +28,6 @@ from opendpo.rights.records import Request as RightsRequest
 from opendpo.security import audit
 from opendpo.security.audit import Actor, ActorKind
 from opendpo.security.errors import LinkInvalid
-from opendpo.security.links import LinkSigner
 from opendpo.security.roles import Permission
 from opendpo.web.auth import client_address, permit
 from opendpo.web.dependencies import SessionDep, StateDep
@@ -45,7 +44,6 @@ router = APIRouter(
     include_in_schema=False,
     dependencies=[public_limit("downloads"), permit(Permission.PUBLIC)],
 )
-
 
 
 def _logged(blocks: Iterator[bytes], file_id: str) -> Iterator[bytes]:

@@ -1,0 +1,328 @@
+"""Running a request's plan: start it, run a step, and see what can run next.
+
+`start` writes the plan in the caller's transaction. `run_step` claims one step, does its
+work through the phase modules, and records the outcome, the step's rows and its timeline
+event in one transaction; it answers with the steps that became ready, for the caller (a
+queue worker, or `drive` in-process) to run next. Failures that may pass are retried with
+backoff; the others stop the step for a person to look at.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from opendpo.connectors.base import ConnectorError
+from opendpo.errors import DomainError
+from opendpo.execution import phases
+from opendpo.execution.planning import Phase, make_plan
+from opendpo.execution.records import RequestStep
+from opendpo.execution.runtime import Runtime
+from opendpo.execution.steps import (
+    FINISHED,
+    MAX_ATTEMPTS,
+    StepStatus,
+    backoff,
+    claim,
+    ready_steps,
+)
+from opendpo.execution.systems import bindings
+from opendpo.rights import workflow
+from opendpo.rights.handling import deliver
+from opendpo.rights.kinds import RequestKind, RequestStatus
+from opendpo.rights.records import Request
+from opendpo.rights.timeline import add_event
+from opendpo.security.audit import Actor, ActorKind, as_utc
+
+logger = logging.getLogger("opendpo.execution")
+ENGINE = Actor(ActorKind.SYSTEM, "engine")
+STARTABLE = frozenset({RequestStatus.VERIFIED, RequestStatus.IN_PROGRESS})
+
+
+class CannotStart(DomainError):
+    code = "cannot_start"
+
+
+def verified_identities(request: Request) -> list[tuple[str, str]]:
+    return [(i.kind, i.value) for i in request.identities if i.verified_at is not None]
+
+
+def start(
+    *,
+    session: Session,
+    runtime: Runtime,
+    request: Request,
+    actor: Actor,
+    inputs: dict[str, Any] | None = None,
+    now: dt.datetime | None = None,
+) -> list[RequestStep]:
+    """Plan the request and write its steps (in the caller's transaction); the pending
+    steps that can run at once are returned for the caller to hand out after committing."""
+    moment = now or dt.datetime.now(dt.UTC)
+    if RequestStatus(request.status) not in STARTABLE:
+        raise CannotStart(
+            f"request {request.reference} is {request.status.replace('_', ' ')}: only a "
+            "verified request can be run across systems"
+        )
+    if session.scalar(select(RequestStep.id).where(RequestStep.request_id == request.id)):
+        raise CannotStart(
+            f"request {request.reference} has already been planned: use `opendpo requests "
+            "run` to carry on"
+        )
+    identities = verified_identities(request)
+    if not identities:
+        raise CannotStart(f"request {request.reference} has no verified identity")
+    policy = runtime.policy(session)
+    details = dict(request.details or {})
+    details.update(inputs or {})
+    plan = make_plan(
+        kind=RequestKind(request.kind),
+        identity_kinds=[kind for kind, _ in identities],
+        systems=bindings(session=session, policy=policy),
+        details=details,
+    )
+    phases.check_inputs(RequestKind(request.kind), plan, details)
+    steps = [
+        RequestStep(
+            request_id=request.id,
+            seq=planned.seq,
+            phase=planned.phase.value,
+            system=planned.system,
+            dataset=planned.dataset,
+            status=StepStatus.PENDING.value,
+            depends_on=planned.depends_on,
+            attempts=0,
+            summary={},
+            inputs=planned.inputs,
+        )
+        for planned in plan.steps
+    ]
+    session.add_all(steps)
+    if request.status == RequestStatus.VERIFIED.value:
+        workflow.begin(session=session, request=request, actor=actor, now=moment)
+    add_event(
+        session=session,
+        request=request,
+        actor=actor,
+        kind="plan",
+        message=phases.describe_plan(plan),
+        data={"steps": len(steps), "datasets": plan.traversal.datasets},
+        now=moment,
+    )
+    session.flush()
+    return ready_steps(steps)
+
+
+def run_step(runtime: Runtime, step_id: int) -> list[int]:
+    """Run one step if it can be claimed; the ids of the steps that became ready after it."""
+    with runtime.session_factory() as session:
+        now = dt.datetime.now(dt.UTC)
+        step = claim(
+            session=session, step_id=step_id, owner=runtime.owner, lease=runtime.lease, now=now
+        )
+        if step is None:
+            return []
+        request = session.get(Request, step.request_id)
+        assert request is not None  # a step's request is never deleted
+        if RequestStatus(request.status) not in (
+            RequestStatus.IN_PROGRESS,
+            RequestStatus.AWAITING_ACTION,
+        ):
+            _settle(session, step, StepStatus.CANCELLED, f"the request is {request.status}")
+            session.commit()
+            return []
+        try:
+            outcome = phases.run(runtime, session, request, step)
+        except ConnectorError as exc:
+            session.rollback()
+            _failed(session, runtime, step, exc.message, retry=exc.retryable)
+            return []
+        except DomainError as exc:
+            session.rollback()
+            _failed(session, runtime, step, exc.message, retry=False)
+            return []
+        except Exception:  # a bug or an unforeseen failure: keep the step for retry
+            logger.exception("step %s of request %s failed", step.seq, step.request_id)
+            session.rollback()
+            _failed(
+                session, runtime, step, "an unexpected error (see the worker's log)", retry=True
+            )
+            return []
+        if outcome is None:  # lost the lease part way: whoever took over finishes
+            session.rollback()
+            return []
+        session.commit()
+        if outcome.letters:
+            deliver(
+                session=session,
+                mailer=runtime.mailer,
+                request=request,
+                sent=outcome.letters,
+                actor=ENGINE,
+            )
+        return _after(session, runtime, step.request_id)
+
+
+def _failed(
+    session: Session, runtime: Runtime, step: RequestStep, message: str, *, retry: bool
+) -> None:
+    step = session.get(RequestStep, step.id, populate_existing=True) or step
+    if step.lease_owner != runtime.owner or step.status != StepStatus.RUNNING:
+        return  # someone else has it now
+    now = dt.datetime.now(dt.UTC)
+    request = session.get(Request, step.request_id)
+    assert request is not None
+    if retry and step.attempts < MAX_ATTEMPTS:
+        step.status = StepStatus.PENDING.value
+        step.next_attempt_at = now + backoff(step.attempts)
+        step.lease_owner = None
+        # Not handed out again before it is due; the sweep hands it out then.
+        step.lease_expires_at = step.next_attempt_at
+        kind, public = "step_retry", False
+        again = f"{step.next_attempt_at:%H:%M:%S}"
+        text = f"{phases.step_title(step)}: {message}; trying again at {again} UTC"
+    else:
+        step.status = StepStatus.FAILED.value
+        step.lease_owner = None
+        step.finished_at = now
+        kind, public = "step_failed", False
+        text = f"{phases.step_title(step)}: {message}" + (
+            "" if not retry else f" (gave up after {step.attempts} attempts)"
+        )
+    step.error = message[:1000]
+    add_event(
+        session=session,
+        request=request,
+        actor=ENGINE,
+        kind=kind,
+        message=text,
+        data={"step": step.seq, "attempt": step.attempts},
+        public=public,
+        now=now,
+    )
+    session.commit()
+
+
+def _settle(
+    session: Session, step: RequestStep, status: StepStatus, error: str | None = None
+) -> None:
+    step.status = status.value
+    step.lease_owner = None
+    step.lease_expires_at = None
+    step.finished_at = dt.datetime.now(dt.UTC)
+    step.error = error
+
+
+def _after(session: Session, runtime: Runtime, request_id: str) -> list[int]:
+    steps = list(session.scalars(select(RequestStep).where(RequestStep.request_id == request_id)))
+    ready = [s.id for s in ready_steps(steps)]
+    busy = any(s.status in (StepStatus.PENDING, StepStatus.RUNNING) for s in steps)
+    waiting = [s for s in steps if s.status == StepStatus.WAITING]
+    request = session.get(Request, request_id)
+    if waiting and not busy and request is not None and request.status == RequestStatus.IN_PROGRESS:
+        # Only a person can move it on now: the queue shows it as waiting.
+        workflow.await_action(
+            session=session,
+            request=request,
+            actor=ENGINE,
+            waiting_for="; ".join(
+                f"{phases.step_title(s)}: {s.summary.get('waiting_for', 'staff')}" for s in waiting
+            ),
+        )
+        session.commit()
+    return ready
+
+
+def retry_failed(*, session: Session, request: Request, actor: Actor) -> list[RequestStep]:
+    """Give failed steps another go (after a person fixed the cause); they are returned."""
+    now = dt.datetime.now(dt.UTC)
+    steps = list(
+        session.scalars(
+            select(RequestStep).where(
+                RequestStep.request_id == request.id,
+                RequestStep.status == StepStatus.FAILED.value,
+            )
+        )
+    )
+    for step in steps:
+        step.status = StepStatus.PENDING.value
+        step.attempts = 0
+        step.next_attempt_at = None
+        step.lease_expires_at = None
+        step.error = None
+    if steps:
+        add_event(
+            session=session,
+            request=request,
+            actor=actor,
+            kind="step_retry",
+            message=f"failed steps tried again: {', '.join(phases.step_title(s) for s in steps)}",
+            data={"steps": [s.seq for s in steps]},
+            now=now,
+        )
+    return steps
+
+
+def drive(
+    runtime: Runtime,
+    request_id: str,
+    *,
+    on_step: Callable[[RequestStep], None] | None = None,
+    poll: Callable[[float], None] | None = None,
+) -> list[RequestStep]:
+    """Run the request's ready steps in this process until none is left; its steps at the end.
+
+    Used by `opendpo requests run` and `submit --wait`; steps waiting for backoff are waited
+    for here (through `poll`, a sleep), steps waiting on a person are not.
+    """
+    import time
+
+    sleep = poll or time.sleep
+    while True:
+        with runtime.session_factory() as session:
+            steps = list(
+                session.scalars(
+                    select(RequestStep)
+                    .where(RequestStep.request_id == request_id)
+                    .order_by(RequestStep.seq)
+                )
+            )
+        ready = ready_steps(steps)
+        now = dt.datetime.now(dt.UTC)
+        due = [s for s in ready if s.next_attempt_at is None or as_utc(s.next_attempt_at) <= now]
+        if due:
+            for step in due:
+                run_step(runtime, step.id)
+                if on_step is not None:
+                    with runtime.session_factory() as session:
+                        refreshed = session.get(RequestStep, step.id)
+                        if refreshed is not None:
+                            on_step(refreshed)
+            continue
+        later = [as_utc(s.next_attempt_at) for s in ready if s.next_attempt_at is not None]
+        running = [s for s in steps if s.status == StepStatus.RUNNING]
+        if later:
+            sleep(max(0.0, min(min(later) - now, dt.timedelta(seconds=5)).total_seconds()))
+            continue
+        if running:
+            # Held by another worker (or a dead one whose lease will run out): wait for it.
+            sleep(0.2)
+            expired = [
+                s for s in running if s.lease_expires_at and as_utc(s.lease_expires_at) < now
+            ]
+            for step in expired:
+                run_step(runtime, step.id)
+            continue
+        return steps
+
+
+def finished(steps: Sequence[RequestStep]) -> bool:
+    return all(s.status in FINISHED for s in steps)
+
+
+__all__ = ["Phase", "drive", "finished", "retry_failed", "run_step", "start"]

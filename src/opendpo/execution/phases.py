@@ -1,0 +1,190 @@
+"""What each phase of a plan does, and how a step's outcome is recorded.
+
+A step's outcome (status, counts, outputs for later steps, the rows it found) and its line
+on the request's timeline are written together, and only while the step's lease is still
+ours: a worker that stalled and lost its step to another records nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from opendpo.errors import InvalidValue
+from opendpo.execution import changing, person_steps
+from opendpo.execution import closing as closing_step
+from opendpo.execution.finding import find_dataset, identity_values
+from opendpo.execution.outcome import Heartbeat, LeaseLost, Outcome
+from opendpo.execution.planning import Phase, Plan, make_plan
+from opendpo.execution.records import RequestStep
+from opendpo.execution.rowstore import RowSink, discard_other_attempts, json_ready
+from opendpo.execution.runtime import Runtime
+from opendpo.execution.steps import StepStatus, renew
+from opendpo.execution.systems import SystemBinding, bindings
+from opendpo.rights.kinds import RequestKind
+from opendpo.rights.records import Request
+from opendpo.rights.timeline import add_event
+from opendpo.security.audit import Actor, ActorKind
+
+ENGINE = Actor(ActorKind.SYSTEM, "engine")
+
+
+def step_title(step: RequestStep) -> str:
+    where = step.dataset or step.system
+    return f"step {step.seq} ({step.phase}{' ' + where if where else ''})"
+
+
+def describe_plan(plan: Plan) -> str:
+    parts = []
+    for planned in plan.steps:
+        where = planned.dataset or planned.system or "request"
+        parts.append(f"{planned.seq}. {planned.phase.value} {where}")
+    return "Plan: " + "; ".join(parts)
+
+
+def check_inputs(kind: RequestKind, plan: Plan, details: dict[str, Any]) -> None:
+    """Refuse at planning what could only fail later (a rectification saying nothing)."""
+    if kind is RequestKind.RECTIFICATION:
+        corrections = details.get("corrections")
+        if not isinstance(corrections, dict) or not corrections:
+            raise InvalidValue(
+                "corrections",
+                "say which fields to correct and their new values (e.g. "
+                "user.job_title=Finance Director); the person's own words are in the request",
+            )
+        changing.check_corrections(corrections, plan.traversal)
+
+
+def plan_for(
+    runtime: Runtime, session: Session, request: Request
+) -> tuple[Plan, list[SystemBinding]]:
+    """The request's plan as it runs now (the traversal each step reads by)."""
+    policy = runtime.policy(session)
+    systems = bindings(session=session, policy=policy)
+    kinds = [i.kind for i in request.identities if i.verified_at is not None]
+    plan = make_plan(
+        kind=RequestKind(request.kind),
+        identity_kinds=kinds,
+        systems=systems,
+    )
+    return plan, systems
+
+
+def run(runtime: Runtime, session: Session, request: Request, step: RequestStep) -> Outcome | None:
+    """Do the step's work and record its outcome; None when the lease was lost meanwhile."""
+    owner = runtime.owner
+
+    def heartbeat() -> None:
+        with runtime.session_factory() as beat:
+            if not renew(session=beat, step_id=step.id, owner=owner, lease=runtime.lease):
+                raise LeaseLost()
+
+    try:
+        outcome = _work(runtime, session, request, step, heartbeat)
+    except LeaseLost:
+        return None
+    return outcome if record(session, runtime, request, step, outcome) else None
+
+
+def _work(
+    runtime: Runtime, session: Session, request: Request, step: RequestStep, heartbeat: Heartbeat
+) -> Outcome:
+    phase = Phase(step.phase)
+    if phase is Phase.FIND:
+        return _find(runtime, session, request, step, heartbeat)
+    if phase in (Phase.ERASE, Phase.RECTIFY, Phase.RESTRICT):
+        return changing.run(runtime, session, request, step, heartbeat)
+    if phase is Phase.PERSON:
+        return person_steps.run(runtime, session, request, step)
+    return closing_step.run(runtime, session, request, step, heartbeat)
+
+
+def _find(
+    runtime: Runtime, session: Session, request: Request, step: RequestStep, heartbeat: Heartbeat
+) -> Outcome:
+    plan, systems = plan_for(runtime, session, request)
+    system = next(s for s in systems if s.key == step.system)
+    upstream: dict[str, Sequence[Any]] = {}
+    for earlier in session.scalars(
+        select(RequestStep).where(
+            RequestStep.request_id == request.id, RequestStep.seq.in_(step.depends_on)
+        )
+    ):
+        upstream.update(earlier.outputs or {})
+    sink = RowSink(
+        session_factory=runtime.session_factory,
+        step_id=step.id,
+        attempt=step.attempts,
+        on_spill=heartbeat,
+    )
+    identities = identity_values(
+        [(i.kind, i.value) for i in request.identities if i.verified_at is not None]
+    )
+    found = find_dataset(
+        connector=runtime.pool.get(system),
+        traversal=plan.traversal,
+        dataset=str(step.dataset),
+        identities=identities,
+        upstream=upstream,
+        sink=sink,
+        heartbeat=heartbeat,
+    )
+    total = sum(found.counts.values())
+    listing = ", ".join(f"{k.split('.', 1)[1]} {n}" for k, n in found.counts.items())
+    return Outcome(
+        status=StepStatus.DONE,
+        summary={"attempt": step.attempts, "rows": found.counts},
+        message=f"found {total} row{'s' if total != 1 else ''} in {system.name} ({listing})",
+        outputs=json_ready(found.outputs),
+        rows=sink.pending(),
+    )
+
+
+def record(
+    session: Session, runtime: Runtime, request: Request, step: RequestStep, outcome: Outcome
+) -> bool:
+    """Write the outcome if the step is still ours; False (nothing written) otherwise."""
+    now = dt.datetime.now(dt.UTC)
+    done = outcome.status in (StepStatus.DONE, StepStatus.SKIPPED, StepStatus.FAILED)
+    values: dict[str, Any] = {
+        "status": outcome.status.value,
+        "summary": outcome.summary,
+        "lease_owner": None,
+        "lease_expires_at": None,
+        "error": None,
+    }
+    if done:
+        values["finished_at"] = now
+    result = session.execute(
+        update(RequestStep)
+        .where(
+            RequestStep.id == step.id,
+            RequestStep.lease_owner == runtime.owner,
+            RequestStep.status == StepStatus.RUNNING.value,
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    if outcome.outputs is not None:
+        # The encrypted column goes through the ORM so its type encrypts it.
+        step.outputs = outcome.outputs
+    discard_other_attempts(session=session, step_id=step.id, attempt=step.attempts)
+    session.add_all(outcome.rows)
+    add_event(
+        session=session,
+        request=request,
+        actor=ENGINE,
+        kind=f"step_{outcome.status.value}",
+        message=f"{step_title(step)}: {outcome.message}",
+        data={"step": step.seq, "phase": step.phase, "attempt": step.attempts},
+        public=outcome.public,
+        now=now,
+    )
+    session.flush()
+    return True

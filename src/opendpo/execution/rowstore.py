@@ -1,0 +1,127 @@
+"""Rows a step found, kept encrypted in the store between steps (and machines).
+
+Small results (the usual request) are written with the step's own completion, in the same
+transaction: no extra round trip. A person with a million rows is spilled in batches as the
+rows stream in, so memory stays bounded; rows of an attempt that did not finish are ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from opendpo.connectors.base import Row
+from opendpo.execution.records import StepRows
+
+BATCH_ROWS = 1000
+# Up to this many rows wait for the step's completion; beyond, batches go out as they fill.
+HELD_ROWS = 5000
+
+
+def json_ready(value: Any) -> Any:
+    """JSON has no dates, decimals or bytes: keep them readable and typed by their text."""
+    if isinstance(value, dict):
+        return {k: json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_ready(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).hex()
+    isoformat = getattr(value, "isoformat", None)
+    if callable(isoformat):
+        return isoformat()
+    return str(value)
+
+
+class RowSink:
+    """Collects a step attempt's rows; `pending()` are the batches not yet written."""
+
+    def __init__(
+        self,
+        *,
+        session_factory: sessionmaker[Session],
+        step_id: int,
+        attempt: int,
+        on_spill: Callable[[], None] | None = None,
+    ) -> None:
+        self._factory = session_factory
+        self._step_id = step_id
+        self._attempt = attempt
+        self._on_spill = on_spill
+        self._held: list[StepRows] = []
+        self._held_rows = 0
+        self._open: dict[str, list[Row]] = {}
+        self._seq = 0
+        self.counts: dict[str, int] = {}
+
+    def add(self, collection: str, row: Row) -> None:
+        batch = self._open.setdefault(collection, [])
+        batch.append(json_ready(row))
+        self.counts[collection] = self.counts.get(collection, 0) + 1
+        if len(batch) >= BATCH_ROWS:
+            self._close_batch(collection)
+
+    def _close_batch(self, collection: str) -> None:
+        rows = self._open.pop(collection, [])
+        if not rows:
+            return
+        self._seq += 1
+        self._held.append(
+            StepRows(
+                step_id=self._step_id,
+                attempt=self._attempt,
+                seq=self._seq,
+                collection=collection,
+                rows=rows,
+            )
+        )
+        self._held_rows += len(rows)
+        if self._held_rows > HELD_ROWS:
+            with self._factory() as session:
+                session.add_all(self._held)
+                session.commit()
+            self._held = []
+            self._held_rows = 0
+            if self._on_spill is not None:
+                self._on_spill()
+
+    def pending(self) -> list[StepRows]:
+        """The batches still to be written: add them to the step's completing transaction."""
+        for collection in list(self._open):
+            self._close_batch(collection)
+        held, self._held, self._held_rows = self._held, [], 0
+        return held
+
+
+def discard_other_attempts(*, session: Session, step_id: int, attempt: int) -> None:
+    session.execute(
+        delete(StepRows).where(StepRows.step_id == step_id, StepRows.attempt != attempt)
+    )
+
+
+def read_rows(
+    *, session_factory: sessionmaker[Session], step_id: int, attempt: int, collection: str
+) -> Iterator[Row]:
+    """The rows a finished step found in one collection, batch by batch."""
+    with session_factory() as session:
+        ids = list(
+            session.scalars(
+                select(StepRows.id)
+                .where(
+                    StepRows.step_id == step_id,
+                    StepRows.attempt == attempt,
+                    StepRows.collection == collection,
+                )
+                .order_by(StepRows.seq)
+            )
+        )
+    for batch_id in ids:
+        # One batch at a time, each in its own short read: memory holds one batch.
+        with session_factory() as session:
+            batch = session.get(StepRows, batch_id)
+            rows = [] if batch is None else batch.rows
+        yield from rows

@@ -1,0 +1,77 @@
+"""What a process running steps holds: the store, keys, mail, links and open connectors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from opendpo.execution.systems import ConnectorPool
+from opendpo.mail.sender import Mailer
+from opendpo.policy.model.document import PolicyDocument
+from opendpo.policy.versions import current_version
+from opendpo.security.keyring import Keyring
+from opendpo.security.links import LinkSigner
+from opendpo.settings import Settings
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    session_factory: sessionmaker[Session]
+    keyring: Keyring
+    mailer: Mailer
+    links: LinkSigner
+    pool: ConnectorPool
+    lease: dt.timedelta = dt.timedelta(seconds=60)
+    _policy: tuple[str, PolicyDocument] | None = field(default=None, repr=False)
+
+    @property
+    def owner(self) -> str:
+        """Who holds a lease: host, process and thread, so a takeover can be told apart."""
+        return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+    def policy(self, session: Session) -> PolicyDocument:
+        """The policy in force, parsed once per version (parsing costs more than a step)."""
+        from opendpo.errors import NoPolicyApplied
+
+        version = current_version(session=session)
+        if version is None:
+            raise NoPolicyApplied()
+        held = self._policy
+        if held is not None and held[0] == version.digest:
+            return held[1]
+        document = version.policy()
+        self._policy = (version.digest, document)
+        return document
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+def make_runtime(
+    *,
+    settings: Settings,
+    engine: Engine,
+    keyring: Keyring,
+    environ: Mapping[str, str] | None = None,
+) -> Runtime:
+    from opendpo.store.engine import make_session_factory
+
+    return Runtime(
+        settings=settings,
+        engine=engine,
+        session_factory=make_session_factory(engine),
+        keyring=keyring,
+        mailer=Mailer(settings),
+        links=LinkSigner(settings.secret_key.get_secret_value()),
+        pool=ConnectorPool(dict(os.environ) if environ is None else environ),
+        lease=dt.timedelta(seconds=settings.step_lease_seconds),
+    )

@@ -1,0 +1,144 @@
+"""Claiming, finishing and retrying steps: the store side of the engine, one statement each.
+
+A step is claimed by a conditional UPDATE, so that of two workers handed the same step only
+one runs it; the claim is a lease that the runner renews while it works. A worker killed
+mid-step simply stops renewing: once the lease has run out, the recovery sweep hands the
+step to another worker, and the step's idempotent work is done again without doubling.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from enum import StrEnum
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from opendpo.execution.records import RequestStep
+
+
+class StepStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    WAITING = "waiting"  # on a person: a manual task, a processor's answer
+    DONE = "done"
+    FAILED = "failed"  # gave up, or cannot succeed without a person changing something
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+
+
+FINISHED = frozenset({StepStatus.DONE, StepStatus.SKIPPED})
+MAX_ATTEMPTS = 8
+FIRST_BACKOFF_SECONDS = 5.0
+MAX_BACKOFF_SECONDS = 1800.0
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """5 s, 10 s, 20 s … up to half an hour: a system that is down gets time to come back."""
+    seconds = min(FIRST_BACKOFF_SECONDS * 2 ** max(attempts - 1, 0), MAX_BACKOFF_SECONDS)
+    return dt.timedelta(seconds=seconds)
+
+
+def claim(
+    *, session: Session, step_id: int, owner: str, lease: dt.timedelta, now: dt.datetime
+) -> RequestStep | None:
+    """Take the step if it is due and nobody holds it (or their lease ran out); else None.
+
+    Commits, so the claim is visible to every other worker before the work starts.
+    """
+    claimable = or_(
+        and_(
+            RequestStep.status == StepStatus.PENDING,
+            or_(RequestStep.next_attempt_at.is_(None), RequestStep.next_attempt_at <= now),
+        ),
+        and_(RequestStep.status == StepStatus.RUNNING, RequestStep.lease_expires_at < now),
+    )
+    result = session.execute(
+        update(RequestStep)
+        .where(RequestStep.id == step_id, claimable)
+        .values(
+            status=StepStatus.RUNNING,
+            lease_owner=owner,
+            lease_expires_at=now + lease,
+            attempts=RequestStep.attempts + 1,
+            started_at=now,
+            error=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    step = session.get(RequestStep, step_id, populate_existing=True)
+    return step
+
+
+def renew(*, session: Session, step_id: int, owner: str, lease: dt.timedelta) -> bool:
+    """Extend our lease; False when it was lost (taken over after we stalled): stop work."""
+    now = dt.datetime.now(dt.UTC)
+    result = session.execute(
+        update(RequestStep)
+        .where(
+            RequestStep.id == step_id,
+            RequestStep.lease_owner == owner,
+            RequestStep.status == StepStatus.RUNNING,
+        )
+        .values(lease_expires_at=now + lease)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return result.rowcount == 1  # type: ignore[attr-defined,no-any-return]
+
+
+def still_ours(step: RequestStep, owner: str) -> bool:
+    return step.status == StepStatus.RUNNING and step.lease_owner == owner
+
+
+def ready_steps(steps: Sequence[RequestStep]) -> list[RequestStep]:
+    """Pending steps whose dependencies have all finished."""
+    finished = {s.seq for s in steps if s.status in FINISHED}
+    return [
+        s
+        for s in steps
+        if s.status == StepStatus.PENDING and all(d in finished for d in s.depends_on)
+    ]
+
+
+def claimable_ids(*, session: Session, now: dt.datetime, limit: int = 500) -> list[int]:
+    """Steps the recovery sweep should hand out: due and unheld, or held past their lease.
+
+    A pending step that was handed to the queue carries a lease too (`lease_expires_at`):
+    it is not handed out again until that runs out, so the queue does not fill with copies.
+    """
+    rows = session.scalars(
+        select(RequestStep.id)
+        .where(
+            or_(
+                and_(
+                    RequestStep.status == StepStatus.PENDING,
+                    or_(RequestStep.next_attempt_at.is_(None), RequestStep.next_attempt_at <= now),
+                    or_(
+                        RequestStep.lease_expires_at.is_(None),
+                        RequestStep.lease_expires_at < now,
+                    ),
+                ),
+                and_(RequestStep.status == StepStatus.RUNNING, RequestStep.lease_expires_at < now),
+            )
+        )
+        .order_by(RequestStep.id)
+        .limit(limit)
+    )
+    return list(rows)
+
+
+def mark_handed_out(*, session: Session, step_ids: Sequence[int], until: dt.datetime) -> None:
+    """Note that these pending steps are on the queue until `until` (see claimable_ids)."""
+    if not step_ids:
+        return
+    session.execute(
+        update(RequestStep)
+        .where(RequestStep.id.in_(step_ids), RequestStep.status == StepStatus.PENDING)
+        .values(lease_expires_at=until)
+        .execution_options(synchronize_session=False)
+    )

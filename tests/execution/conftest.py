@@ -1,0 +1,69 @@
+"""Fixtures for running requests: a runtime on the test store, and a way to log a verified
+request and run it to the end here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from running import STAFF, Run
+from sqlalchemy import Engine
+
+from opendpo.execution import engine as execution
+from opendpo.execution.records import RequestStep
+from opendpo.execution.runtime import Runtime, make_runtime
+from opendpo.rights.intake import submit_request
+from opendpo.rights.letters import LetterContext
+from opendpo.rights.records import Request
+from opendpo.security.keyring import Keyring
+from opendpo.settings import Settings
+
+
+@pytest.fixture
+def runtime(
+    settings: Settings, engine: Engine, keyring: Keyring, tmp_path: Path
+) -> Iterator[Runtime]:
+    tuned = settings.model_copy(
+        update={"outbox_path": tmp_path / "outbox", "step_lease_seconds": 30}
+    )
+    made = make_runtime(settings=tuned, engine=engine, keyring=keyring, environ={})
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def run_request(runtime: Runtime) -> Run:
+    """Log a request with verified identities, plan it and run it to the end here."""
+
+    def run(
+        kind: str,
+        *identities: tuple[str, str],
+        inputs: dict[str, Any] | None = None,
+        details: dict[str, str] | None = None,
+    ) -> tuple[Request, list[RequestStep]]:
+        with runtime.session_factory() as session:
+            policy = runtime.policy(session)
+            request, _ = submit_request(
+                session=session,
+                keyring=runtime.keyring,
+                policy=policy,
+                kind=kind,
+                identities=list(identities),
+                details=details or {},
+                channel="api",
+                actor=STAFF,
+                context=LetterContext(policy, runtime.links, runtime.settings.base_url),
+                verified_evidence="checked by the test",
+            )
+            execution.start(
+                session=session, runtime=runtime, request=request, actor=STAFF, inputs=inputs
+            )
+            session.commit()
+            request_id = request.id
+        steps = execution.drive(runtime, request_id)
+        with runtime.session_factory() as session:
+            return session.get_one(Request, request_id), steps
+
+    return run
