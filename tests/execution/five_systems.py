@@ -139,24 +139,31 @@ RESTRICTION = {
 }
 
 
-def write_policy(folder: Path) -> Path:
-    """minimal.yaml with the five systems, their datasets and the erasure rules."""
+def write_policy(folder: Path, only: tuple[str, ...] | None = None) -> Path:
+    """minimal.yaml with the five systems (or `only` these), their datasets and the erasure
+    rules that concern them."""
     yaml = YAML(typ="safe")
     data = yaml.load((POLICY_FILES / "minimal.yaml").read_text(encoding="utf-8"))
+    systems = [s for s in SYSTEMS if only is None or s[0] in only]
+    datasets = {d for _, _, held in systems for d in held}
     data["systems"] = [
-        {"key": key, "name": name, "kind": "other", "datasets": datasets}
-        for key, name, datasets in SYSTEMS
+        {"key": key, "name": name, "kind": "other", "datasets": held} for key, name, held in systems
     ]
-    data["dataset"] = DATASETS
+    data["dataset"] = [d for d in DATASETS if d["fides_key"] in datasets]
     for purpose in data["purposes"]:
-        purpose["systems"] = [key for key, _, _ in SYSTEMS]
+        purpose["systems"] = [key for key, _, _ in systems]
     data["rights"]["available"] = [
         {"key": key, "name": key.title(), "description": f"The right of {key}.",
          "routes": ["dpo_email"]}
         for key in ("access", "erasure", "rectification", "restriction", "portability")
     ]  # fmt: skip
-    data["erasure"] = ERASURE
-    data["restriction"] = RESTRICTION
+    ours = lambda name: name.split(".", 1)[0] in datasets  # noqa: E731
+    data["erasure"] = {
+        **ERASURE,
+        "fields": {k: v for k, v in ERASURE["fields"].items() if ours(k)},
+        "exemptions": [e for e in ERASURE["exemptions"] if ours(e["collection"])],
+    }
+    data["restriction"] = {"flags": [f for f in RESTRICTION["flags"] if ours(f["field"])]}
     path = folder / "five-systems.yaml"
     with path.open("w", encoding="utf-8") as handle:
         yaml.dump(data, handle)

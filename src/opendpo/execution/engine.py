@@ -29,7 +29,9 @@ from opendpo.execution.steps import (
     StepStatus,
     backoff,
     claim,
+    dependencies_finished,
     ready_steps,
+    release,
 )
 from opendpo.execution.systems import bindings
 from opendpo.rights import workflow
@@ -126,6 +128,10 @@ def run_step(runtime: Runtime, step_id: int) -> list[int]:
             session=session, step_id=step_id, owner=runtime.owner, lease=runtime.lease, now=now
         )
         if step is None:
+            return []
+        if not dependencies_finished(session=session, step=step):
+            # A stray message or sweep: the step is handed out again once it is ready.
+            release(session=session, step=step, owner=runtime.owner)
             return []
         request = session.get(Request, step.request_id)
         assert request is not None  # a step's request is never deleted

@@ -10,7 +10,7 @@ from opendpo.execution.records import StepRows
 from opendpo.execution.steps import StepStatus
 from opendpo.rights.letters import Letter
 
-# Called now and then by long work: renews the step's lease, or raises LeaseLost.
+# Called now and then by long work: raises LeaseLost once another worker has the step.
 Heartbeat = Callable[[], None]
 
 

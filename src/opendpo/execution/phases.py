@@ -18,12 +18,13 @@ from opendpo.errors import InvalidValue
 from opendpo.execution import changing, person_steps
 from opendpo.execution import closing as closing_step
 from opendpo.execution.finding import find_dataset, identity_values
+from opendpo.execution.lease import LeaseKeeper
 from opendpo.execution.outcome import Heartbeat, LeaseLost, Outcome
 from opendpo.execution.planning import Phase, Plan, make_plan
 from opendpo.execution.records import RequestStep
 from opendpo.execution.rowstore import RowSink, discard_other_attempts, json_ready
 from opendpo.execution.runtime import Runtime
-from opendpo.execution.steps import StepStatus, renew
+from opendpo.execution.steps import StepStatus
 from opendpo.execution.systems import SystemBinding, bindings
 from opendpo.rights.kinds import RequestKind
 from opendpo.rights.records import Request
@@ -76,18 +77,12 @@ def plan_for(
 
 def run(runtime: Runtime, session: Session, request: Request, step: RequestStep) -> Outcome | None:
     """Do the step's work and record its outcome; None when the lease was lost meanwhile."""
-    owner = runtime.owner
-
-    def heartbeat() -> None:
-        with runtime.session_factory() as beat:
-            if not renew(session=beat, step_id=step.id, owner=owner, lease=runtime.lease):
-                raise LeaseLost()
-
-    try:
-        outcome = _work(runtime, session, request, step, heartbeat)
-    except LeaseLost:
-        return None
-    return outcome if record(session, runtime, request, step, outcome) else None
+    with LeaseKeeper(runtime, step.id, runtime.owner) as keeper:
+        try:
+            outcome = _work(runtime, session, request, step, keeper.check)
+        except LeaseLost:
+            return None
+        return outcome if record(session, runtime, request, step, outcome) else None
 
 
 def _work(

@@ -111,8 +111,8 @@ def claimable_ids(*, session: Session, now: dt.datetime, limit: int = 500) -> li
     A pending step that was handed to the queue carries a lease too (`lease_expires_at`):
     it is not handed out again until that runs out, so the queue does not fill with copies.
     """
-    rows = session.scalars(
-        select(RequestStep.id)
+    candidates = session.scalars(
+        select(RequestStep)
         .where(
             or_(
                 and_(
@@ -128,8 +128,52 @@ def claimable_ids(*, session: Session, now: dt.datetime, limit: int = 500) -> li
         )
         .order_by(RequestStep.id)
         .limit(limit)
+    ).all()
+    # A pending step is only due once the steps it depends on have finished.
+    waiting_on = {c.request_id for c in candidates if c.depends_on}
+    finished: set[tuple[str, int]] = set()
+    if waiting_on:
+        finished = {
+            (request_id, seq)
+            for request_id, seq in session.execute(
+                select(RequestStep.request_id, RequestStep.seq).where(
+                    RequestStep.request_id.in_(waiting_on),
+                    RequestStep.status.in_([s.value for s in FINISHED]),
+                )
+            )
+        }
+    return [
+        c.id for c in candidates if all((c.request_id, seq) in finished for seq in c.depends_on)
+    ]
+
+
+def dependencies_finished(*, session: Session, step: RequestStep) -> bool:
+    if not step.depends_on:
+        return True
+    done = session.scalars(
+        select(RequestStep.seq).where(
+            RequestStep.request_id == step.request_id,
+            RequestStep.seq.in_(step.depends_on),
+            RequestStep.status.in_([s.value for s in FINISHED]),
+        )
+    ).all()
+    return len(set(done)) == len(set(step.depends_on))
+
+
+def release(*, session: Session, step: RequestStep, owner: str) -> None:
+    """Give back a claim taken too early (a dependency had not finished): it never ran."""
+    session.execute(
+        update(RequestStep)
+        .where(RequestStep.id == step.id, RequestStep.lease_owner == owner)
+        .values(
+            status=StepStatus.PENDING,
+            lease_owner=None,
+            lease_expires_at=None,
+            attempts=RequestStep.attempts - 1,
+        )
+        .execution_options(synchronize_session=False)
     )
-    return list(rows)
+    session.commit()
 
 
 def mark_handed_out(*, session: Session, step_ids: Sequence[int], until: dt.datetime) -> None:

@@ -1,0 +1,128 @@
+"""Claiming steps on SQLite and PostgreSQL: one claimant wins, leases run out and are taken
+over, the sweep never hands out a step before its dependencies finish, and backoff grows."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from package_requests import make_request
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from opendpo.execution.records import RequestStep
+from opendpo.execution.steps import (
+    StepStatus,
+    backoff,
+    claim,
+    claimable_ids,
+    dependencies_finished,
+    mark_handed_out,
+    release,
+    renew,
+)
+from opendpo.store.engine import make_session_factory
+
+LEASE = dt.timedelta(seconds=30)
+NOW = dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def factory(engine: Engine) -> sessionmaker[Session]:
+    return make_session_factory(engine)
+
+
+@pytest.fixture
+def plan(engine: Engine, factory: sessionmaker[Session]) -> dict[int, int]:
+    """A request's steps: find (1), erase (2, after 1), finish (3, after 1 and 2); seq → id."""
+    request_id, _ = make_request(engine, kind="erasure")
+    with factory() as session, session.begin():
+        steps = [
+            RequestStep(
+                request_id=request_id,
+                seq=seq,
+                phase=phase,
+                status="pending",
+                depends_on=needs,
+                attempts=0,
+                summary={},
+            )
+            for seq, phase, needs in ((1, "find", []), (2, "erase", [1]), (3, "finish", [1, 2]))
+        ]
+        session.add_all(steps)
+    return {s.seq: s.id for s in steps}
+
+
+def status(factory: sessionmaker[Session], step_id: int) -> tuple[str, str | None, int]:
+    with factory() as session:
+        step = session.get_one(RequestStep, step_id)
+        return step.status, step.lease_owner, step.attempts
+
+
+def finish(factory: sessionmaker[Session], step_id: int) -> None:
+    with factory() as session, session.begin():
+        session.get_one(RequestStep, step_id).status = StepStatus.DONE.value
+
+
+def test_of_two_claims_only_the_first_wins(
+    factory: sessionmaker[Session], plan: dict[int, int]
+) -> None:
+    with factory() as one, factory() as two:
+        won = claim(session=one, step_id=plan[1], owner="a", lease=LEASE, now=NOW)
+        lost = claim(session=two, step_id=plan[1], owner="b", lease=LEASE, now=NOW)
+    assert won is not None and lost is None
+    assert status(factory, plan[1]) == ("running", "a", 1)
+
+
+def test_an_expired_lease_is_taken_over_and_the_old_owner_cannot_renew(
+    factory: sessionmaker[Session], plan: dict[int, int]
+) -> None:
+    with factory() as session:
+        assert claim(session=session, step_id=plan[1], owner="a", lease=LEASE, now=NOW)
+        # Still within the lease: nobody else may take it.
+        early = NOW + LEASE - dt.timedelta(seconds=1)
+        assert claim(session=session, step_id=plan[1], owner="b", lease=LEASE, now=early) is None
+        late = NOW + LEASE + dt.timedelta(seconds=1)
+        assert claim(session=session, step_id=plan[1], owner="b", lease=LEASE, now=late)
+        assert renew(session=session, step_id=plan[1], owner="a", lease=LEASE) is False
+        assert renew(session=session, step_id=plan[1], owner="b", lease=LEASE) is True
+    assert status(factory, plan[1]) == ("running", "b", 2)
+
+
+def test_the_sweep_hands_out_only_steps_whose_dependencies_finished(
+    factory: sessionmaker[Session], plan: dict[int, int]
+) -> None:
+    with factory() as session:
+        assert claimable_ids(session=session, now=NOW) == [plan[1]]
+    finish(factory, plan[1])
+    with factory() as session:
+        assert claimable_ids(session=session, now=NOW) == [plan[2]]
+        # Handed out: not again until that lease runs out.
+        mark_handed_out(session=session, step_ids=[plan[2]], until=NOW + LEASE)
+        session.commit()
+        assert claimable_ids(session=session, now=NOW) == []
+        assert claimable_ids(session=session, now=NOW + 2 * LEASE) == [plan[2]]
+    finish(factory, plan[2])
+    with factory() as session:
+        assert claimable_ids(session=session, now=NOW + 2 * LEASE) == [plan[3]]
+
+
+def test_a_step_claimed_before_its_dependencies_is_released_untouched(
+    factory: sessionmaker[Session], plan: dict[int, int]
+) -> None:
+    with factory() as session:
+        step = claim(session=session, step_id=plan[3], owner="a", lease=LEASE, now=NOW)
+        assert step is not None
+        assert dependencies_finished(session=session, step=step) is False
+        release(session=session, step=step, owner="a")
+    assert status(factory, plan[3]) == ("pending", None, 0)
+    finish(factory, plan[1])
+    finish(factory, plan[2])
+    with factory() as session:
+        step = session.scalars(select(RequestStep).where(RequestStep.id == plan[3])).one()
+        assert dependencies_finished(session=session, step=step) is True
+
+
+def test_backoff_doubles_from_five_seconds_up_to_half_an_hour() -> None:
+    assert [backoff(n).total_seconds() for n in (1, 2, 3, 4)] == [5, 10, 20, 40]
+    assert backoff(30).total_seconds() == 1800
