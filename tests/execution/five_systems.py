@@ -86,6 +86,7 @@ DATASETS: list[dict[str, Any]] = [
                  "fides_meta": {"identity": "email", "primary_key": True}},
                 {"name": "first_name", "data_categories": ["user.name.first"]},
                 {"name": "restricted", "data_categories": ["system.operations"]},
+                {"name": "do_not_contact", "data_categories": ["system.operations"]},
             ]},
         ],
     },
@@ -134,6 +135,12 @@ ERASURE = {
 RESTRICTION = {
     "flags": [
         {"field": "newsletter.subscribers.restricted", "restricted": 1, "lifted": 0},
+        {
+            "field": "newsletter.subscribers.do_not_contact",
+            "marks": "objection",
+            "restricted": 1,
+            "lifted": 0,
+        },
         {"field": "crm_api.contacts.restricted", "restricted": True, "lifted": False},
     ]
 }
@@ -155,7 +162,7 @@ def write_policy(folder: Path, only: tuple[str, ...] | None = None) -> Path:
     data["rights"]["available"] = [
         {"key": key, "name": key.title(), "description": f"The right of {key}.",
          "routes": ["dpo_email"]}
-        for key in ("access", "erasure", "rectification", "restriction", "portability")
+        for key in ("access", "erasure", "rectification", "restriction", "portability", "objection")
     ]  # fmt: skip
     ours = lambda name: name.split(".", 1)[0] in datasets  # noqa: E731
     data["erasure"] = {
@@ -233,11 +240,11 @@ def seed_newsletter(path: Path) -> str:
         c.execute(
             text(
                 "CREATE TABLE subscribers (email text PRIMARY KEY, first_name text, "
-                "restricted integer NOT NULL DEFAULT 0)"
+                "restricted integer NOT NULL DEFAULT 0, do_not_contact integer NOT NULL DEFAULT 0)"
             )
         )
         c.execute(
-            text("INSERT INTO subscribers VALUES (:a, 'Alice', 0), (:b, 'Bob', 0)"),
+            text("INSERT INTO subscribers VALUES (:a, 'Alice', 0, 0), (:b, 'Bob', 0, 0)"),
             {"a": ALICE, "b": BOB},
         )
     engine.dispose()

@@ -131,3 +131,16 @@ def test_a_manual_system_waits_for_the_answer(run: Run, shop: Path, tmp_path: Pa
     ok(run("requests", "answer", reference, "1", "--done", "--note", "Deleted in the shop admin"))
     finished = ok(run("requests", "run", reference))
     assert "completed in" in finished.stdout
+
+
+def test_an_objection_needs_its_ground(run: Run, shop: Path) -> None:
+    refused = run(
+        "requests", "submit", "--kind", "objection", "--identity", f"email={ALICE}", "--verified"
+    )  # fmt: skip
+    assert refused.exit_code == 2
+    assert "--ground" in refused.output
+    misplaced = run(
+        "requests", "submit", "--kind", "access", "--identity", f"email={ALICE}", "--verified",
+        "--ground", "direct_marketing",
+    )  # fmt: skip
+    assert misplaced.exit_code == 2 and "--ground" in misplaced.output

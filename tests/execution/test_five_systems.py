@@ -28,6 +28,7 @@ from running import Run, apply, data_json, rows_of
 from sqlalchemy import create_engine, select, text
 
 from opendpo.consent.suppression import Suppression, suppression_index
+from opendpo.decisions.decide import decide
 from opendpo.execution.records import RequestStep
 from opendpo.execution.runtime import Runtime
 from opendpo.subjects.flags import ProcessingFlag
@@ -253,3 +254,43 @@ def test_restriction_flags_the_systems_and_the_decision_point_and_lifting_clears
     with runtime.session_factory() as session:
         flags = session.scalars(select(ProcessingFlag)).all()
         assert [(f.kind, f.lifted_at is None) for f in flags] == [("restriction", False)]
+
+
+def test_a_direct_marketing_objection_sets_the_systems_flag_and_the_decision_point_refuses(
+    runtime: Runtime, estate: Estate, run_request: Run
+) -> None:
+    request, steps = run_request(
+        "objection", ("email", ALICE), details={"ground": "direct_marketing"}
+    )
+    assert request.status == "completed"
+    # Only the do-not-contact flag is set: an objection is not a restriction.
+    flags = "SELECT email, restricted, do_not_contact FROM subscribers ORDER BY email"
+    assert estate.rows(estate.newsletter, flags) == [(ALICE, 0, 1), (BOB, 0, 0)]
+    assert not any(c["restricted"] for c in estate.crm.state.contacts.values())
+    with runtime.session_factory() as session:
+        recorded = session.scalars(select(ProcessingFlag)).all()
+        assert [(f.kind, f.purpose) for f in recorded] == [("objection", "marketing_email")]
+        suppressed = session.scalars(select(Suppression)).all()
+        assert [(s.channel, s.purpose, s.reason) for s in suppressed] == [
+            ("email", "marketing_email", "objection")
+        ]
+        policy = runtime.policy(session)
+
+        def outcome(email: str) -> tuple[bool, list[str]]:
+            decided = decide(
+                session=session,
+                keyring=runtime.keyring,
+                policy=policy,
+                identity_kind="email",
+                identity_value=email,
+                purpose="marketing_email",
+                channel="email",
+            )
+            return decided.decision.allowed, [str(r) for r in decided.decision.reasons]
+
+        allowed, reasons = outcome(ALICE)
+        assert not allowed and "objection" in reasons and "suppressed" in reasons
+        # Bob never consented either, but nothing of Alice's objection touches him.
+        assert "objection" not in outcome(BOB)[1]
+    restrict = {s.dataset: s.summary["changed"] for s in steps if s.phase == "restrict"}
+    assert restrict["newsletter"] == {"newsletter.subscribers": 1}

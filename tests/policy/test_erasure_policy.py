@@ -40,6 +40,9 @@ FLAG_FIELDS: Edit = (
     "          - name: processing_restricted\n"
     "            data_categories: [system.operations]\n"
     "            fides_meta: {data_type: boolean}\n"
+    "          - name: do_not_contact\n"
+    "            data_categories: [system.operations]\n"
+    "            fides_meta: {data_type: boolean}\n"
     "          - name: age\n"
     "            data_categories: [user.demographic.age_range]\n"
     "            fides_meta: {data_type: integer}\n"
@@ -134,8 +137,9 @@ def test_the_documented_examples_load(broken: Broken) -> None:
     loaded = load_policy(broken(FLAG_FIELDS, sections(erasure[1] + restriction[1])))
     assert loaded.warnings == []
     assert loaded.document.erasure.default_strategy == Masking(strategy="delete_row")
-    assert [f.field for f in loaded.document.restriction.flags] == [
-        "crm_db.contacts.processing_restricted"
+    assert [(f.field, f.marks) for f in loaded.document.restriction.flags] == [
+        ("crm_db.contacts.processing_restricted", "restriction"),
+        ("crm_db.contacts.do_not_contact", "objection"),
     ]
 
 

@@ -24,19 +24,20 @@ from opendpo.cli.state import CliState, pass_state
 from opendpo.errors import InvalidValue
 from opendpo.execution import engine, person_steps
 from opendpo.execution.files import read_blocks
+from opendpo.execution.planning import EXECUTABLE
 from opendpo.execution.records import RequestStep, StoredFile
 from opendpo.execution.runtime import Runtime, make_runtime
 from opendpo.execution.steps import StepStatus
 from opendpo.mail.sender import Mailer
 from opendpo.rights.handling import deliver, get_request
 from opendpo.rights.intake import submit_request
+from opendpo.rights.kinds import ObjectionGround
 from opendpo.rights.records import Request
 from opendpo.tasks.queue import StepQueue, make_huey
 
 __all__ = ["requests_group"]
 
-EXECUTABLE_KINDS = ["access", "portability", "erasure", "rectification", "restriction",
-                    "restriction_lift"]  # fmt: skip
+EXECUTABLE_KINDS = sorted(kind.value for kind in EXECUTABLE)
 
 
 def _pair(value: str, option: str) -> tuple[str, str]:
@@ -74,6 +75,13 @@ def _runtime(state: CliState) -> Runtime:
     help="Rectification: a data category (user.job_title) or a field "
     "(crm_db.contacts.job_title) and its corrected value; repeat for several.",
 )
+@click.option(
+    "--ground",
+    type=click.Choice([g.value for g in ObjectionGround]),
+    default=None,
+    help="Objection: what the person objects to (direct_marketing is absolute; the others "
+    "are run once staff have upheld them).",
+)
 @click.option("--wait", is_flag=True, help="Run the request here and now, showing progress.")
 @click.option(
     "--output",
@@ -88,6 +96,7 @@ def submit_command(
     verified: bool,
     how: str | None,
     corrections: tuple[str, ...],
+    ground: str | None,
     wait: bool,
     output: Path | None,
 ) -> None:
@@ -96,6 +105,13 @@ def submit_command(
     fixes = dict(_pair(v, "--set") for v in corrections)
     if output is not None and not wait:
         raise click.BadParameter("--output needs --wait", param_hint="--output")
+    if (ground is not None) != (kind == "objection"):
+        raise click.BadParameter(
+            "give --ground with --kind objection, and only then", param_hint="--ground"
+        )
+    details: dict[str, str] = {"corrections": json.dumps(fixes)} if fixes else {}
+    if ground is not None:
+        details["ground"] = ground
     actor = cli_actor()
     runtime = _runtime(state)
     with domain_errors():
@@ -107,7 +123,7 @@ def submit_command(
                 policy=context.policy,
                 kind=kind,
                 identities=pairs,
-                details={"corrections": json.dumps(fixes)} if fixes else {},
+                details=details,
                 channel="api",
                 actor=actor,
                 context=context,

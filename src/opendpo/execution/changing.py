@@ -172,6 +172,7 @@ def _changes(
                     rows(),
                     restriction=policy.restriction,
                     restrict=bool(inputs.get("restrict", True)),
+                    marks=inputs.get("marks", "restriction"),
                 )
             )
     return changes, kept, described

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from opendpo.consent.suppression import ALL_PURPOSES, SuppressionReason, suppress
 from opendpo.execution.files import open_writer
+from opendpo.execution.objection import objection_action
 from opendpo.execution.outcome import Outcome
 from opendpo.execution.planning import Phase
 from opendpo.execution.records import RequestStep
@@ -55,6 +56,15 @@ def run(runtime: Runtime, session: Session, request: Request, step: RequestStep)
         actions.append(_suppress(runtime, session, request))
     if kind in (RequestKind.RESTRICTION, RequestKind.RESTRICTION_LIFT):
         actions.append(_flag(runtime, session, request, restrict=kind is RequestKind.RESTRICTION))
+    if kind is RequestKind.OBJECTION:
+        actions.append(
+            objection_action(
+                session=session,
+                keyring=runtime.keyring,
+                request=request,
+                policy=runtime.policy(session),
+            )
+        )
     notes = [note for note, _ in actions]
     report["opendpo"] = notes
     # The report's blocks are written through their own sessions, so this step's session
@@ -208,6 +218,7 @@ def _letter_text(
         RequestKind.RECTIFICATION: "We have corrected your personal data",
         RequestKind.RESTRICTION: "We have restricted the use of your personal data",
         RequestKind.RESTRICTION_LIFT: "We have lifted the restriction on your personal data",
+        RequestKind.OBJECTION: "We have recorded your objection and stopped the uses it covers",
     }[kind]
     text = f"{done} in {systems} system{'s' if systems != 1 else ''}"
     if people:

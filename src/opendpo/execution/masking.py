@@ -35,7 +35,7 @@ from opendpo.execution.erasure_fields import (
     referenced_fields,
     unfit,
 )
-from opendpo.policy.model.erasure import Erasure, Masking, Restriction
+from opendpo.policy.model.erasure import Erasure, FlagMarks, Masking, Restriction
 from opendpo.security.keyring import Keyring
 
 __all__ = [
@@ -262,12 +262,17 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def plan_restriction(
-    collection: CollectionSpec, rows: Iterable[Row], *, restriction: Restriction, restrict: bool
+    collection: CollectionSpec,
+    rows: Iterable[Row],
+    *,
+    restriction: Restriction,
+    restrict: bool,
+    marks: FlagMarks = "restriction",
 ) -> list[Change]:
-    """Changes setting the collection's restriction flags (or lifting them); none where the
-    collection holds no flag, or a row already holds the value."""
+    """Changes setting the collection's restriction (or objection) flags, or lifting them;
+    none where the collection holds no such flag, or a row already holds the value."""
     flags: dict[str, Any] = {}
-    for flag in restriction.flags_in(collection.key):
+    for flag in restriction.flags_in(collection.key, marks):
         path = flag.field[len(collection.key) + 1 :]
         if not any(f.path == path for f in collection.fields):
             raise RestrictionProblem(

@@ -50,6 +50,8 @@ CHANGE_PHASE: dict[RequestKind, Phase | None] = {
     RequestKind.RECTIFICATION: Phase.RECTIFY,
     RequestKind.RESTRICTION: Phase.RESTRICT,
     RequestKind.RESTRICTION_LIFT: Phase.RESTRICT,
+    # Systems that hold a do-not-contact flag get it set; see execution.objection.
+    RequestKind.OBJECTION: Phase.RESTRICT,
 }
 EXECUTABLE = frozenset(CHANGE_PHASE)
 
@@ -144,6 +146,8 @@ def _change_inputs(kind: RequestKind, details: dict[str, Any]) -> dict[str, Any]
         return {"restrict": True}
     if kind is RequestKind.RESTRICTION_LIFT:
         return {"restrict": False}
+    if kind is RequestKind.OBJECTION:
+        return {"restrict": True, "marks": "objection"}
     if kind is RequestKind.RECTIFICATION:
         return {"corrections": details.get("corrections", {})}
     return None

@@ -93,17 +93,26 @@ class Erasure(StrictModel):
         return next((e for e in self.exemptions if e.collection == collection), None)
 
 
+FlagMarks = Literal["restriction", "objection"]
+
+
 class RestrictionFlag(StrictModel):
-    """A field a system holds that marks a person's data as restricted (Art 18)."""
+    """A field a system holds that marks a person's data as restricted (Art 18), or the
+    person as objecting to direct marketing (Art 21: a do-not-contact flag)."""
 
     field: FieldRef
-    restricted: FlagValue = Field(default=True, description="Set while restricted.")
+    marks: FlagMarks = Field(
+        default="restriction",
+        description="What the flag records: a restriction (set by restriction requests, "
+        "cleared when lifted) or an objection (set when an objection is carried out).",
+    )
+    restricted: FlagValue = Field(default=True, description="Set while it applies.")
     lifted: FlagValue | None = Field(default=False, description="Set when lifted.")
 
 
 class Restriction(StrictModel):
     flags: list[RestrictionFlag] = []
 
-    def flags_in(self, collection: str) -> list[RestrictionFlag]:
-        """The flags held by `dataset.collection`."""
-        return [f for f in self.flags if f.field.startswith(collection + ".")]
+    def flags_in(self, collection: str, marks: FlagMarks = "restriction") -> list[RestrictionFlag]:
+        """The flags for `marks` held by `dataset.collection`."""
+        return [f for f in self.flags if f.marks == marks and f.field.startswith(collection + ".")]

@@ -208,15 +208,15 @@ def _check_protected(ctx: RuleContext, specs: Specs) -> None:
 def _check_flags(ctx: RuleContext, specs: Specs) -> None:
     collections = [spec for named in specs.values() for spec in named.values()]
     referenced = referenced_fields(collections)
-    first: dict[str, int] = {}
+    first: dict[tuple[str, str], int] = {}
     for i, flag in enumerate(ctx.document.restriction.flags):
         at: PathKey = ("restriction", "flags", i)
-        if flag.field in first:
-            where = ctx.positions.locate(("restriction", "flags", first[flag.field]))
+        if (flag.field, flag.marks) in first:
+            where = ctx.positions.locate(("restriction", "flags", first[flag.field, flag.marks]))
             ctx.error(
                 (*at, "field"), f"restriction flag '{flag.field}' is already declared at {where}"
             )
-        first.setdefault(flag.field, i)
+        first.setdefault((flag.field, flag.marks), i)
         found = _field(ctx, (*at, "field"), flag.field, specs)
         if found is None:
             continue
