@@ -27,6 +27,7 @@ demo: $(VENV)/.runtime
 	OPENDPO_DEMO=1 $(BIN)/opendpo keys init --if-missing
 	OPENDPO_DEMO=1 $(BIN)/opendpo users add dpo --role dpo --name "Data Protection Officer" --if-missing
 	OPENDPO_DEMO=1 $(BIN)/opendpo policy apply $(POLICY) --by demo
+	OPENDPO_DEMO=1 $(BIN)/opendpo demo estate
 	OPENDPO_DEMO=1 $(BIN)/opendpo serve
 
 lint: $(VENV)/.dev

@@ -10,6 +10,7 @@ from opendpo.cli.audit import audit_group
 from opendpo.cli.calendar import calendar_group
 from opendpo.cli.consent import consent_group
 from opendpo.cli.db import db
+from opendpo.cli.demo import demo_group
 from opendpo.cli.execution import requests_group  # with the execution commands attached
 from opendpo.cli.keys import keys
 from opendpo.cli.policy import policy
@@ -47,6 +48,7 @@ cli.add_command(calendar_group)
 cli.add_command(requests_group)
 cli.add_command(systems_group)
 cli.add_command(worker_command)
+cli.add_command(demo_group)
 
 
 def main() -> None:
