@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     )
     policy_path: Path = Field(
         default=Path("policies/connect-ib.yaml"),
-        description="Policy file or folder applied by `opendpo demo` and shown in docs.",
+        description="The policy file or folder `make demo` applies and the docs refer to.",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="Lowest level of log line written."

@@ -2,7 +2,7 @@
 
 A system's `connection` block holds where the API is and how to sign in; the description of its
 endpoints sits beside them, or in a file of its own named by `spec_file` (a path relative to
-the policy's folder; the policy loader makes it absolute with `HttpConnection.anchored`). The
+the policy's folder; the policy loader makes it absolute when the policy is loaded). The
 shape follows Fides' SaaS connector config where that is natural (`test_request` is `check`,
 `endpoints[].requests` are `collections`, `<param>` placeholders are written `{param}`):
 
@@ -27,10 +27,10 @@ shape follows Fides' SaaS connector config where that is natural (`test_request`
             data_path: data              # where the list of records is in the response
             pagination: {strategy: offset, limit: 100}
           - path: /contacts/{id}         # a single object is one record; 404 is no record
-        update: {method: PATCH, path: /contacts/{id}}   # body: the changed fields, mapped
-        delete: {path: /contacts/{id}}                  # 404 or 410: already gone
-        restrict: {path: /contacts/{id}/restriction, flag: restricted}
-        unrestrict: {method: DELETE, path: /contacts/{id}/restriction}
+        update: {method: PATCH, path: "/contacts/{id}"}   # body: the changed fields
+        delete: {path: "/contacts/{id}"}                  # 404 or 410: already gone
+        restrict: {path: "/contacts/{id}/restriction", flag: restricted}
+        unrestrict: {method: DELETE, path: "/contacts/{id}/restriction"}
       orders:
         read:
           - path: /orders

@@ -31,7 +31,24 @@ def load_policy(path: Path) -> LoadedPolicy:
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         raise PolicyInvalid(errors)
+    document = _anchor_spec_files(document, path if path.is_dir() else path.parent)
     return LoadedPolicy(document, source.files, [p for p in problems if p.severity == "warning"])
+
+
+def _anchor_spec_files(document: PolicyDocument, folder: Path) -> PolicyDocument:
+    """A connection's `spec_file` is written relative to the policy's folder; the stored
+    policy holds it absolute, so workers started anywhere find it."""
+    systems = []
+    for system in document.systems:
+        spec_file = (system.connection or {}).get("spec_file")
+        if isinstance(spec_file, str) and not Path(spec_file).is_absolute():
+            anchored = {
+                **(system.connection or {}),
+                "spec_file": str((folder / spec_file).resolve()),
+            }
+            system = system.model_copy(update={"connection": anchored})
+        systems.append(system)
+    return document.model_copy(update={"systems": systems})
 
 
 def _validate_schema(source: PolicySource) -> PolicyDocument:
