@@ -19,6 +19,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Integer,
+    PrimaryKeyConstraint,
     String,
     Text,
     delete,
@@ -120,10 +121,20 @@ class CurrentConsent(Base):
     """The latest record per person, purpose and channel (a projection of the ledger)."""
 
     __tablename__ = "consent_states"
+    # Covering on PostgreSQL (INCLUDE; other stores ignore it): a decision reads the state
+    # from the key's index alone (migration 0006).
+    __table_args__ = (
+        PrimaryKeyConstraint(
+            "person_id",
+            "purpose",
+            "channel",
+            postgresql_include=["state", "expires_at", "needs_renewal"],
+        ),
+    )
 
-    person_id: Mapped[str] = mapped_column(ForeignKey("people.id"), primary_key=True)
-    purpose: Mapped[str] = mapped_column(String(120), primary_key=True)
-    channel: Mapped[str] = mapped_column(String(20), primary_key=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.id"))
+    purpose: Mapped[str] = mapped_column(String(120))
+    channel: Mapped[str] = mapped_column(String(20))
     state: Mapped[str] = mapped_column(String(20))
     record_seq: Mapped[int] = mapped_column(Integer)
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))

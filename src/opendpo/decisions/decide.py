@@ -1,8 +1,8 @@
 """One decision: gather one identity's facts from the store and apply the rules.
 
-One query, whatever the policy: the same statement `decide_many` runs for a chunk, asked
-for a single identity. Unknown people are decided on the same rules with no facts, so the
-answer never says whether someone is known beyond what the rules imply.
+One query, whatever the policy, built from the same fact expressions as the bulk path's
+chunk statement (chunk_facts). Unknown people are decided on the same rules with no facts, so
+the answer never says whether someone is known beyond what the rules imply.
 """
 
 from __future__ import annotations
