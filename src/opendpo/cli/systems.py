@@ -18,6 +18,8 @@ from opendpo.connectors.base import ConnectorError
 from opendpo.errors import InvalidValue, NoPolicyApplied
 from opendpo.execution.records import ConnectedSystem
 from opendpo.execution.systems import ConnectorPool, binding, bindings, save_connection
+from opendpo.policy.dataset_file import read_dataset_file
+from opendpo.policy.errors import PolicyInvalid
 from opendpo.policy.model.document import PolicyDocument
 from opendpo.policy.versions import current_version
 
@@ -55,19 +57,16 @@ def list_command(state: CliState) -> None:
     Console(width=120).print(table)
 
 
-def _read_datasets(path: Path | None) -> list[dict[str, Any]]:
+def _read_datasets(path: Path | None, system: str, policy: PolicyDocument) -> list[dict[str, Any]]:
     if path is None:
         return []
     try:
-        data = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
-    except (OSError, YAMLError) as exc:
-        raise click.ClickException(f"{path}: {exc}") from None
-    # A Fides manifest (`dataset: [...]`) or a single dataset.
-    if isinstance(data, dict) and isinstance(data.get("dataset"), list):
-        return list(data["dataset"])
-    if isinstance(data, dict) and "fides_key" in data:
-        return [data]
-    raise click.ClickException(f"{path}: expected a fideslang dataset or a `dataset:` list")
+        read = read_dataset_file(path, system=system, policy=policy)
+    except PolicyInvalid as exc:
+        raise click.ClickException(f"not saved: the dataset has problems:\n{exc}") from None
+    for warning in read.warnings:
+        click.echo(str(warning), err=True)
+    return read.datasets
 
 
 @systems_group.command("add")
@@ -118,10 +117,14 @@ def add_command(
         if not isinstance(loaded, dict):
             raise click.ClickException(f"{config_file}: expected a mapping")
         config = {"type": kind, **loaded}
+        spec_file = config.get("spec_file")
+        if isinstance(spec_file, str) and not Path(spec_file).is_absolute():
+            # Relative to the file that names it, wherever the command is run from.
+            config["spec_file"] = str((config_file.parent / spec_file).resolve())
     if url is not None:
         config["base_url" if config["type"] == "http" else "url"] = url
-    datasets = _read_datasets(dataset_file)
     with domain_errors(), state.session() as session:
+        datasets = _read_datasets(dataset_file, name, _policy(session))
         save_connection(
             session=session,
             key=name,

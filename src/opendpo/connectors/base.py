@@ -29,15 +29,24 @@ class ConnectorError(DomainError):
 
     `retryable` says whether trying again later may help (a timeout, a 503, a lost connection)
     or not (bad credentials, a missing table): the engine backs off on the first and stops the
-    step for a person to look at on the second.
+    step for a person to look at on the second. `retry_after` is how long the system asked us
+    to wait, in seconds (an HTTP 429 or 503's Retry-After): the engine waits at least that.
     """
 
     code = "connector_error"
 
-    def __init__(self, system: str, message: str, *, retryable: bool = True) -> None:
+    def __init__(
+        self,
+        system: str,
+        message: str,
+        *,
+        retryable: bool = True,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(f"{system}: {message}")
         self.system = system
         self.retryable = retryable
+        self.retry_after = retry_after
 
 
 class NotSupported(ConnectorError):
@@ -64,6 +73,11 @@ class FieldSpec:
     data_type: str | None = None
     # Never written to (fides_meta.read_only): erasure and rectification leave it alone.
     read_only: bool = False
+    # fides_meta.length: no masked value written here may be longer.
+    length: int | None = None
+    # fides_meta.masking_strategy_override as written ({strategy, configuration}): the
+    # dataset's own strategy for this field, read by the erasure planning.
+    masking_override: Mapping[str, Any] | None = field(default=None, compare=False)
     # Where a value here is a reference to another collection's field, (dataset, collection,
     # field) and the fideslang direction ("to", "from" or None for both).
     references: tuple[tuple[str, str, str, str | None], ...] = ()
@@ -171,11 +185,16 @@ def _field_specs(fields: Sequence[DatasetField] | None, prefix: str = "") -> Ite
         primary_key = False
         data_type = None
         read_only = False
+        length = None
+        override = None
         if meta is not None:
             identity = meta.identity
             primary_key = bool(meta.primary_key)
             data_type = meta.data_type
             read_only = bool(meta.read_only)
+            length = meta.length
+            if meta.masking_strategy_override is not None:
+                override = meta.masking_strategy_override.model_dump()
             for reference in meta.references or ():
                 collection, _, target = reference.field.partition(".")
                 references.append((reference.dataset, collection, target, reference.direction))
@@ -186,6 +205,8 @@ def _field_specs(fields: Sequence[DatasetField] | None, prefix: str = "") -> Ite
             primary_key=primary_key,
             data_type=data_type,
             read_only=read_only,
+            length=length,
+            masking_override=override,
             references=tuple(references),
         )
         yield from _field_specs(item.fields, prefix=f"{path}.")

@@ -16,6 +16,7 @@ from typing import Any
 
 from opendpo.connectors.base import CollectionSpec, FieldSpec
 from opendpo.policy.model.erasure import Erasure, Exemption, Masking
+from opendpo.policy.model.fides_masking import from_fides
 
 NULL = Masking(strategy="null")
 
@@ -61,6 +62,7 @@ class Source(StrEnum):
     DEFAULT = "default"  # erasure.default_strategy
     CATEGORY = "category"  # erasure.categories[rule]
     FIELD = "field"  # erasure.fields[rule]
+    DATASET = "dataset"  # the field's fides_meta.masking_strategy_override (rule: its strategy)
     EXEMPTION = "exemption"  # kept by erasure.exemptions (rule: the collection)
 
 
@@ -81,6 +83,8 @@ class FieldDecision:
             reason = f"the rule for {self.rule}"
         elif self.source is Source.FIELD:
             reason = "the field's own strategy"
+        elif self.source is Source.DATASET:
+            reason = f"the dataset's masking_strategy_override ({self.rule})"
         else:
             reason = "named in the exemption's keep"
         return f"{reason}; {self.note}" if self.note else reason
@@ -142,12 +146,16 @@ def strategy_for(
     spec: CollectionSpec, item: FieldSpec, categories: Sequence[str], erasure: Erasure
 ) -> tuple[Masking, Source, str] | None:
     """The strategy the policy gives the field, with where it comes from; None when the
-    erasure does not cover it."""
+    erasure does not cover it. The policy's field strategy wins over the dataset's own
+    (masking_strategy_override), which wins over the category rules."""
     key = f"{spec.key}.{item.path}"
     if key in erasure.fields:
         return erasure.fields[key], Source.FIELD, key
     if not _covered(categories, erasure.covers):
         return None
+    if item.masking_override is not None:
+        mapped = from_fides(item.masking_override)
+        return mapped.masking, Source.DATASET, str(item.masking_override.get("strategy", ""))
     best: tuple[int, str] | None = None
     for category in categories:
         for rule in erasure.categories:
@@ -195,7 +203,10 @@ def decide(
         if exemption is not None and _kept(item.path, exemption.keep):
             decisions.append(FieldDecision(item, None, Source.EXEMPTION, spec.key))
         else:
-            decisions.append(FieldDecision(item, masking, source, rule))
+            note = ""
+            if source is Source.DATASET and item.masking_override is not None:
+                note = from_fides(item.masking_override).note
+            decisions.append(FieldDecision(item, masking, source, rule, note))
 
     override = spec.options.get("masking_strategy_override") or {}
     deleting = [

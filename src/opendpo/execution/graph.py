@@ -5,8 +5,10 @@ Identity fields (fides_meta.identity) seed the search. A reference on a field ca
 along an edge: `direction: to` from the field holding it to the referenced field, `from` the
 other way, none both ways. A collection is read once, after every collection that feeds it;
 where references form a loop, the edge back to a collection already read is not followed
-again (its values could only find rows already found). Reads then run in that order,
-dataset by dataset: a dataset's step needs the steps of the datasets that feed it.
+again (its values could only find rows already found). A collection's fideslang `after`
+adds orderings of its own; `skip_processing` leaves the collection out altogether. Reads
+then run in that order, dataset by dataset: a dataset's step needs the steps of the
+datasets that feed it.
 """
 
 from __future__ import annotations
@@ -119,7 +121,15 @@ def traverse(
         if edge.source in reached and edge.target in reached:
             incoming[edge.target].append(edge)
 
-    order = _order(reached, incoming, distance)
+    # fideslang `after`: read a collection only once the named ones have been read, even
+    # where no reference says so (e.g. a table a trigger fills from another).
+    after: dict[Node, set[Node]] = {}
+    for node in reached:
+        for key in specs[node].options.get("after") or ():
+            dataset, _, collection = str(key).partition(".")
+            if (dataset, collection) in reached and (dataset, collection) != node:
+                after.setdefault(node, set()).add((dataset, collection))
+    order = _order(reached, incoming, distance, after)
     position = {node: i for i, node in enumerate(order)}
     # Keep only edges that run forward in the order: a back edge would need a second read.
     for node in order:
@@ -131,6 +141,9 @@ def traverse(
         for edge in incoming[node]:
             if edge.source[0] != node[0]:
                 needs[node[0]].add(edge.source[0])
+        for earlier in after.get(node, ()):
+            if earlier[0] != node[0] and position[earlier] < position[node]:
+                needs[node[0]].add(earlier[0])
     return Traversal(
         order=order,
         collections=specs,
@@ -142,11 +155,17 @@ def traverse(
 
 
 def _order(
-    reached: set[Node], incoming: Mapping[Node, Sequence[Edge]], distance: Mapping[Node, int]
+    reached: set[Node],
+    incoming: Mapping[Node, Sequence[Edge]],
+    distance: Mapping[Node, int],
+    after: Mapping[Node, set[Node]],
 ) -> list[Node]:
     """Kahn's algorithm; when only loops remain, take the node nearest a seed and read it with
     what has been found so far."""
-    waiting = {node: {e.source for e in incoming[node] if e.source != node} for node in reached}
+    waiting = {
+        node: {e.source for e in incoming[node] if e.source != node} | after.get(node, set())
+        for node in reached
+    }
     order: list[Node] = []
     done: set[Node] = set()
     while waiting:

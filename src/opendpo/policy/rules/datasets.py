@@ -1,4 +1,5 @@
-"""Datasets (fideslang format): known categories, resolvable references, reachable by identity."""
+"""Datasets (fideslang format): known categories, resolvable references, reachable by identity
+(a collection marked skip_processing is left out of requests, so it reaches nothing)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,12 @@ from collections.abc import Iterator
 from fideslang.models import DatasetField
 
 from opendpo.policy.rules.context import RuleContext
+from opendpo.policy.rules.dataset_meta import (
+    check_collection_meta,
+    check_dataset_meta,
+    check_field_meta,
+    meta_key,
+)
 from opendpo.policy.source import PathKey
 
 Node = tuple[str, str]  # (dataset fides_key, collection name)
@@ -26,10 +33,14 @@ def _fields(
 def check_datasets(ctx: RuleContext) -> None:
     doc = ctx.document
     known: dict[Node, set[str]] = {}
+    # skip_processing: requests leave the collection out, so it neither seeds nor carries.
+    skipped: set[Node] = set()
     for dataset in doc.dataset:
         for collection in dataset.collections:
             node = (dataset.fides_key, collection.name)
             known[node] = {name for name, _, _ in _fields(ctx, collection.fields, ())}
+            if collection.fides_meta is not None and collection.fides_meta.skip_processing:
+                skipped.add(node)
 
     datasets = {dataset for dataset, _ in known}
     edges: dict[Node, set[Node]] = {node: set() for node in known}
@@ -41,6 +52,7 @@ def check_datasets(ctx: RuleContext) -> None:
             node = (dataset.fides_key, collection.name)
             written = ctx.written_index(("dataset", i, "collections"), collection.name, j)
             at_collection: PathKey = ("dataset", i, "collections", written)
+            check_collection_meta(ctx, collection, at_collection, known)
             for _, item, at in _fields(ctx, collection.fields, at_collection):
                 for c, category in enumerate(item.data_categories or []):
                     if category not in ctx.vocabulary.data_categories:
@@ -52,7 +64,8 @@ def check_datasets(ctx: RuleContext) -> None:
                 meta = item.fides_meta
                 if meta is None:
                     continue
-                if meta.identity:
+                check_field_meta(ctx, item, at)
+                if meta.identity and node not in skipped:
                     seeds.add(node)
                 for r, reference in enumerate(meta.references or []):
                     target = _resolve(reference.dataset, reference.field, known)
@@ -60,11 +73,13 @@ def check_datasets(ctx: RuleContext) -> None:
                         # Point at the part that is wrong: the dataset name, or the field in it.
                         wrong = "field" if reference.dataset in datasets else "dataset"
                         ctx.error(
-                            (*at, "fides_meta", "references", r, wrong),
+                            (*at, meta_key(ctx, at), "references", r, wrong),
                             f"reference to '{reference.dataset}.{reference.field}' names no "
                             "declared dataset field",
                         )
                         broken.add(node)
+                        continue
+                    if node in skipped or target in skipped:
                         continue
                     if reference.direction in (None, "to"):
                         edges[node].add(target)
@@ -73,7 +88,13 @@ def check_datasets(ctx: RuleContext) -> None:
 
     reachable = _reach(seeds, edges)
     for node, at in personal.items():
-        if node not in reachable and node not in broken:
+        if node in skipped:
+            ctx.warning(
+                at,
+                f"collection '{node[0]}.{node[1]}' holds personal data but skip_processing "
+                "is set: requests never read or change it",
+            )
+        elif node not in reachable and node not in broken:
             ctx.error(
                 at,
                 f"collection '{node[0]}.{node[1]}' holds personal data but no identity reaches "
@@ -82,6 +103,7 @@ def check_datasets(ctx: RuleContext) -> None:
 
     used = {key for system in doc.systems for key in system.datasets}
     for i, dataset in enumerate(doc.dataset):
+        check_dataset_meta(ctx, dataset, ("dataset", i))
         if dataset.fides_key not in used:
             ctx.warning(("dataset", i), f"dataset '{dataset.fides_key}' belongs to no system")
 
