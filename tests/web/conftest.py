@@ -31,6 +31,15 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+@pytest.fixture
+def settings(settings: Settings, tmp_path: Path) -> Settings:
+    """The suite's settings, with the task queue in the test's folder and no embedded worker:
+    a test that wants request steps worked by the server turns it on."""
+    return settings.model_copy(
+        update={"embedded_worker": False, "task_queue_path": tmp_path / "tasks.db"}
+    )
+
+
 def apply(engine: Engine, document: PolicyDocument, source: str = "tests") -> None:
     with make_session_factory(engine)() as session, session.begin():
         apply_policy(session=session, document=document, source=source, applied_by="tests")

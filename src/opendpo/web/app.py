@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 from starlette.staticfiles import StaticFiles
 
 from opendpo import __version__
@@ -38,6 +39,7 @@ from opendpo.web.pages import (
     privacy_centre_status,
     records,
     request_actions,
+    request_execution,
     request_figures,
     request_new,
     request_page,
@@ -46,6 +48,7 @@ from opendpo.web.pages import (
     subscribe,
     unsubscribe,
 )
+from opendpo.web.request_runner import RequestRunner
 from opendpo.web.state import WebState
 from opendpo.web.templating import make_templates
 
@@ -77,6 +80,7 @@ def create_app(settings: Settings) -> FastAPI:
         mailer=Mailer(settings),
         key_cache=KeyCache(settings.api_key_cache_seconds),
         read_engine=engine.execution_options(isolation_level="AUTOCOMMIT"),
+        runner=RequestRunner(settings=settings, engine=engine, keyring=keyring),
     )
 
     @asynccontextmanager
@@ -86,9 +90,13 @@ def create_app(settings: Settings) -> FastAPI:
         if settings.background_jobs:
             runner.start()
         try:
+            # Request steps: queued from here, and worked here too when the worker is embedded.
+            await run_in_threadpool(state.runner.open)
             yield
         finally:
             await runner.stop()
+            # Waits for steps being worked to finish: they hold connections to the store.
+            await run_in_threadpool(state.runner.close)
             engine.dispose()
 
     app = FastAPI(
@@ -129,6 +137,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(request_figures.router)  # before request_page: /requests/figures
     app.include_router(request_new.router)  # before request_page: /requests/new
     app.include_router(request_page.router)
+    app.include_router(request_execution.router)  # before request_actions: /run, /retry
     app.include_router(request_actions.router)
     app.include_router(outbox.router)  # emails written to a folder when no server is set
     app.include_router(staff_admin.router)

@@ -17,6 +17,7 @@ from opendpo.security.keyring import Keyring
 from opendpo.security.links import LinkSigner
 from opendpo.security.rate_limits import RateLimiter
 from opendpo.settings import Settings
+from opendpo.web.request_runner import RequestRunner
 
 
 class PolicyCache:
@@ -61,6 +62,8 @@ class WebState:
     # For single reads that need no transaction (no BEGIN and ROLLBACK round trips): the
     # decision point. The same pool as `engine`, in autocommit.
     read_engine: Engine
+    # Plans requests and hands their steps to the queue (and works it, when embedded).
+    runner: RequestRunner
     policy_cache: PolicyCache = field(default_factory=PolicyCache)
 
 

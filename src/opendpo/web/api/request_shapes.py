@@ -7,10 +7,13 @@ are verified, never their value, and details stay out. Only the single view (aud
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from opendpo.execution.person_steps import MAX_NOTE
+from opendpo.execution.progress import rows_changed, rows_found
+from opendpo.execution.records import RequestStep, StoredFile
 from opendpo.rights import queue
 from opendpo.rights.kinds import RefusalReason, RequestChannel, RequestKind, RequestStatus
 from opendpo.rights.records import Request, RequestEvent
@@ -236,3 +239,99 @@ class Assign(Action):
 
 class Note(Action):
     note: Text
+
+
+# Running a request across the connected systems.
+
+
+class RunOptions(Action):
+    corrections: dict[str, Annotated[str, Field(min_length=1, max_length=1000)]] | None = Field(
+        default=None,
+        description="Rectification: data categories (user.job_title) or fields "
+        "(crm_db.contacts.job_title) and their corrected values.",
+    )
+    retry_failed: bool = Field(
+        default=False, description="When already run: give the failed steps another go."
+    )
+
+
+class StepAnswer(Action):
+    outcome: Literal["done", "not_possible"]
+    note: Annotated[str, Field(min_length=1, max_length=MAX_NOTE)] = Field(
+        description="What was done or found, or why it could not be done."
+    )
+
+
+class FilePublic(BaseModel):
+    id: str
+    purpose: str = Field(description="access_package, erasure_report, step_attachment …")
+    name: str
+    content_type: str
+    size: int
+    step: int | None = Field(description="The step it was attached to, if any.")
+    created_at: dt.datetime
+
+
+class StepPublic(BaseModel):
+    seq: int
+    phase: str
+    system: str | None
+    dataset: str | None
+    status: str = Field(description="pending, running, waiting, done, failed, skipped, cancelled")
+    depends_on: list[int]
+    attempts: int
+    rows_found: int | None
+    rows_changed: int | None
+    waiting_for: str | None = Field(description="staff or processor, for a waiting step.")
+    error: str | None
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    summary: dict[str, Any] = Field(description="Counts and names only, as the step wrote them.")
+
+
+class RequestSteps(BaseModel):
+    request: RequestPublic
+    steps: list[StepPublic]
+    files: list[FilePublic] = Field(description="Packages, reports and attachments, in full.")
+
+
+def step_public(step: RequestStep) -> StepPublic:
+    summary = step.summary or {}
+    return StepPublic(
+        seq=step.seq,
+        phase=step.phase,
+        system=step.system,
+        dataset=step.dataset,
+        status=step.status,
+        depends_on=list(step.depends_on or []),
+        attempts=step.attempts,
+        rows_found=rows_found(step),
+        rows_changed=rows_changed(step),
+        waiting_for=summary.get("waiting_for") if step.status == "waiting" else None,
+        error=step.error,
+        started_at=as_utc(step.started_at) if step.started_at else None,
+        finished_at=as_utc(step.finished_at) if step.finished_at else None,
+        summary=summary,
+    )
+
+
+def request_steps(
+    request: Request, steps: list[RequestStep], files: list[StoredFile]
+) -> RequestSteps:
+    seqs = {step.id: step.seq for step in steps}
+    return RequestSteps(
+        request=request_public(request),
+        steps=[step_public(step) for step in steps],
+        files=[
+            FilePublic(
+                id=f.id,
+                purpose=f.purpose,
+                name=f.name,
+                content_type=f.content_type,
+                size=f.size,
+                step=seqs.get(f.step_id) if f.step_id is not None else None,
+                created_at=as_utc(f.created_at),
+            )
+            for f in files
+        ],
+    )

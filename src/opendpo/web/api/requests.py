@@ -26,6 +26,7 @@ from opendpo.rights.timeline import events
 from opendpo.security.roles import ROLE_PERMISSIONS, Permission, Role
 from opendpo.security.staff import StaffUser, get_user_by_id
 from opendpo.web.api import request_shapes as shapes
+from opendpo.web.api import request_steps
 from opendpo.web.auth import Auth, Permit, record_audit
 from opendpo.web.dependencies import LettersDep, PolicyDep, SessionDep, StateDep
 from opendpo.web.state import WebState
@@ -320,3 +321,7 @@ def _assignee(session: Session, staff_id: str | None) -> StaffUser | None:
 @router.post(_path("note"), response_model=shapes.RequestPublic, summary="Add a note for staff")
 def action_note(body: shapes.Note, desk: DeskDep, request_id: str) -> shapes.RequestPublic:
     return _act(desk, request_id, "note", Fields(note=body.note))
+
+
+# Running the request across the connected systems: run, steps, answers.
+router.include_router(request_steps.router)

@@ -39,6 +39,7 @@ from opendpo.web.pages.request_queue import (
     staff_names,
     today,
 )
+from opendpo.web.pages.request_systems import systems_context
 from opendpo.web.state import WebState
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -206,6 +207,7 @@ def render_request(
     people = staff_names(session, [rights_request.assigned_to])
     open_pause = next((p for p in rights_request.pauses if p.ended_on is None), None)
     kind = RequestKind(rights_request.kind)
+    may_act = auth.principal.can(Permission.REQUESTS_WRITE)
     context: dict[str, Any] = {
         "page": "requests",
         "req": rights_request,
@@ -224,7 +226,7 @@ def render_request(
         "timeline": _timeline(session, rights_request.id),
         "staff": assignable_staff(session),
         "me": auth.principal.id,
-        "may_act": auth.principal.can(Permission.REQUESTS_WRITE),
+        "may_act": may_act,
         "refusal_reasons": REFUSAL_LABELS,
         "refusal_label": (
             REFUSAL_LABELS.get(RefusalReason(rights_request.refusal_reason))
@@ -236,6 +238,7 @@ def render_request(
         "errors": errors or {},
         "values": values or {},
         **names_context(),
+        **systems_context(session, rights_request, may_act=may_act),
     }
     return state.templates.TemplateResponse(
         request, "console/request.html", context, status_code=status_code
