@@ -18,6 +18,8 @@ from opendpo.connectors.base import ConnectorError, dataset_specs
 from opendpo.connectors.discovery import DiscoveredDataset, DiscoveredField, discover
 from opendpo.connectors.discovery_yaml import render_dataset
 from opendpo.errors import InvalidValue
+from opendpo.execution.deletion_order import deletion_order
+from opendpo.execution.graph import traverse
 from opendpo.policy.errors import PolicyInvalid
 from opendpo.policy.loader import load_policy
 
@@ -47,7 +49,8 @@ COMPANY: dict[str, dict[str, tuple[tuple[str, ...], str | None, bool, tuple[str,
         "checked_on": (OPS, None, False, ()),
     },
     "customer_contacts": {
-        "customer_id": (OPS, None, False, ("customers.id/from",)),
+        # Both tables hold people: no reference (see the erase_after on customers).
+        "customer_id": (OPS, None, False, ()),
         "name": (("user.name",), None, False, ()),
         "email": (("user.contact.email",), "email", False, ()),
         "phone": (("user.contact.phone_number",), "phone_number", False, ()),
@@ -154,6 +157,16 @@ def test_the_company_schema_is_drafted_exactly(company_url: str) -> None:
             "change together",
         )
     }
+    # A client's contacts are found by their own address, never through the client: the
+    # foreign key between two tables of people orders the deletes only.
+    assert {c.name: c.erase_after for c in draft.collections if c.erase_after} == {
+        "customers": ("customer_contacts",)
+    }
+    assert field_of(draft, "customer_contacts", "customer_id").notes == (
+        "foreign key to customers.id: not followed, both tables hold identities and reads "
+        "from a customers row would reach everyone under it; customers is erased after this "
+        "table instead (erase_after)",
+    )
 
 
 def test_the_yaml_loads_with_fideslang_and_holds_no_sampled_value(company_url: str) -> None:
@@ -171,6 +184,12 @@ def test_the_yaml_loads_with_fideslang_and_holds_no_sampled_value(company_url: s
         ("company_db", "organisations", "id", "to"),
     )
     assert specs["subscribers"].primary_key == ("email",)
+    assert specs["customers"].options["erase_after"] == ["company_db.customer_contacts"]
+    assert specs["customer_contacts"].field("customer_id").references == ()
+    order = [spec.key for spec in deletion_order(list(specs.values()))]
+    assert order.index("company_db.customer_contacts") < order.index("company_db.customers")
+    reads = traverse(list(specs.values()), ["email"])
+    assert reads.incoming[("company_db", "customer_contacts")] == []
     lines = document.splitlines()
     assert "            data_categories: []  # review: no category suggested" in lines
     assert (
@@ -182,7 +201,11 @@ def test_the_yaml_loads_with_fideslang_and_holds_no_sampled_value(company_url: s
         "foreign key to organisations.id; direction to: reads go up from a person's row here "
         "to the organisations row it names, which holds no identity, and never back down"
     ) in lines
-    assert "# they share with other people." in lines
+    assert "# an erasure still deletes the child's rows first." in lines
+    assert (
+        "        fides_meta: {erase_after: [company_db.customer_contacts]}  # their rows "
+        "reference these: deleted first, never reached from here"
+    ) in lines
 
 
 def test_the_draft_passes_the_policy_dataset_checks(company_url: str, tmp_path: Path) -> None:

@@ -54,12 +54,30 @@ class ExpectedTable:
     indexed: frozenset[str]  # identity and reference columns
 
 
+# Foreign keys the policy keeps out of its references on purpose: both tables hold people,
+# and reads following the key from one would reach others (a client's contacts through the
+# client). The parent's erase_after names the child instead, so its rows are deleted first.
+UNFOLLOWED: dict[tuple[str, str], set[tuple[str, str, str]]] = {
+    ("billing_db", "customer_contacts"): {("customer_id", "customers", "id")},
+}
+
+
+def _erase_after(dataset: Dataset, collection: str) -> list[str]:
+    found = next(c for c in dataset.collections if c.name == collection)
+    meta = found.fides_meta
+    return [str(key) for key in (meta.erase_after or [])] if meta is not None else []
+
+
 def expected_tables(dataset: Dataset) -> dict[str, ExpectedTable]:
     expected = {}
     for collection in dataset.collections:
         fields: list[DatasetField] = list(collection.fields)
-        foreign_keys = set()
-        indexed = set()
+        unfollowed = UNFOLLOWED.get((dataset.fides_key, collection.name), set())
+        for _, parent, _ in unfollowed:
+            named = _erase_after(dataset, parent)
+            assert f"{dataset.fides_key}.{collection.name}" in named, (parent, named)
+        foreign_keys = set(unfollowed)
+        indexed = {column for column, _, _ in unfollowed}
         for item in fields:
             meta = item.fides_meta
             if meta is None:

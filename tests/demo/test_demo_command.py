@@ -169,6 +169,45 @@ def test_erasure_leaves_her_erased_and_everyone_else_untouched(
     assert after["billing_db.invoices"][0]["number"] == before["billing_db.invoices"][0]["number"]
 
 
+def test_erasing_a_client_contact_leaves_their_colleagues_untouched(
+    run: Run, estate: dict[str, str], tmp_path: Path
+) -> None:
+    billing = estate["billing_db"]
+    customers = {c["id"]: c for c in read_table(billing, "billing_db.customers")}
+    contacts = read_table(billing, "billing_db.customer_contacts")
+    # A contact whose address is also their client's billing address, with colleagues: the
+    # customer row is found by her address, and must not lead to the colleagues' rows.
+    her = next(
+        c
+        for c in contacts
+        if customers[c["customer_id"]]["billing_email"] == c["email"]
+        and sum(o["customer_id"] == c["customer_id"] for o in contacts) > 1
+    )
+    colleagues = [c for c in contacts if c["customer_id"] == her["customer_id"] and c != her]
+    listing = tmp_path / "dry-run.json"
+    previewed = ok(
+        run(
+            "requests", "submit", "--kind", "erasure", "--identity", f"email={her['email']}",
+            "--verified", "--dry-run", "--output", str(listing),
+        )
+    )  # fmt: skip
+    reference = next(
+        line for line in previewed.stdout.splitlines() if "request logged" in line
+    ).split()[0]
+    rows = json.loads(listing.read_text())["systems"]["billing"]["collections"]
+    assert [r["action"] for r in rows["billing_db.customer_contacts"]["rows"]] == ["delete"]
+    assert read_table(billing, "billing_db.customer_contacts") == contacts
+
+    ok(run("requests", "run", reference, env={"OPENDPO_OUTBOX_PATH": str(tmp_path / "outbox")}))
+    after = read_table(billing, "billing_db.customer_contacts")
+    assert after == [c for c in contacts if c != her]
+    assert colleagues and all(c in after for c in colleagues)
+    # The client's row is kept for its invoices, her address masked out of it.
+    assert (
+        read_table(billing, "billing_db.customers")[her["customer_id"] - 1]["billing_email"] is None
+    )
+
+
 def test_nothing_is_built_without_a_policy(run: Run, tmp_path: Path) -> None:
     ok(run("db", "upgrade"))
     refused = demo(run, tmp_path)

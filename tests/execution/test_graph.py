@@ -27,12 +27,12 @@ def test_connect_ib_by_email_reads_parents_before_children() -> None:
     found = traverse(connect_ib(), ["email"])
     order = [f"{d}.{c}" for d, c in found.order]
     assert order == [
+        "billing_db.customer_contacts",
         "billing_db.customers",
         "crm_db.contacts",
         "email_platform.subscribers",
         "email_platform.suppressions",
         "website_db.form_submissions",
-        "billing_db.customer_contacts",
         "billing_db.invoices",
         "crm_db.enquiries",
         "crm_db.organisations",
@@ -51,6 +51,10 @@ def test_connect_ib_by_email_reads_parents_before_children() -> None:
         (("crm_db", "contacts"), "organisation_id", "id")
     ]
     assert found.datasets == ["billing_db", "crm_db", "email_platform", "website_db"]
+    # A client's contacts are found by their own email only, never through the customer they
+    # share with colleagues.
+    assert found.incoming[("billing_db", "customer_contacts")] == []
+    assert found.seeds[("billing_db", "customer_contacts")] == [("email", "email")]
 
 
 def test_visits_are_reached_only_with_a_cookie_identity() -> None:

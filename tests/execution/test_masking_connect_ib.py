@@ -10,7 +10,6 @@ import pytest
 from masking_estate import build, erase_jane, snapshot
 from masking_specs import connect_ib, connect_ib_collections, fides_dataset
 
-from opendpo.connectors.base import ConnectorError
 from opendpo.demo.estate import default_estate_urls
 from opendpo.demo.jane import VISITOR_ID
 from opendpo.demo.schema import DATASETS
@@ -155,16 +154,8 @@ def test_connect_ib_keeps_what_the_law_needs_and_deletes_the_rest() -> None:
 ENGINES = [
     pytest.param("sqlite", id="sqlite"),
     pytest.param("estate_postgres_url", marks=pytest.mark.postgres, id="postgresql"),
-    pytest.param(
-        "estate_mariadb_url",
-        marks=[
-            pytest.mark.mariadb,
-            # MariaDB's JSON is LONGTEXT, and the SQL connector does not yet write a list into
-            # a text column as JSON (connectors/sql_types.storable): officers cannot be set.
-            pytest.mark.xfail(raises=ConnectorError, strict=True, reason="storable and JSON text"),
-        ],
-        id="mariadb",
-    ),
+    # MariaDB reflects JSON columns as LONGTEXT: officers are written as JSON text.
+    pytest.param("estate_mariadb_url", marks=pytest.mark.mariadb, id="mariadb"),
 ]
 
 

@@ -95,6 +95,8 @@ class CrmState:
             + [{"id": 207, "requester": "bob@example.com", "subject": "Invoice"}]
         )
     )
+    # While set, every API call is refused with 429 and this Retry-After (seconds or a date).
+    busy_retry_after: str | None = None
     token_lifetime: float = 300.0
     token_endpoint_down: bool = False
     tokens: dict[str, float] = field(default_factory=dict)  # token -> expiry (monotonic)
@@ -183,6 +185,11 @@ class CrmServer:
                 if request.client is not None:
                     state.clients.add((request.client.host, request.client.port))
                 allowed = self._signed_in(style, request, state)
+                busy = state.busy_retry_after
+            if busy is not None:
+                response = JSONResponse({"error": "slow down"}, 429, headers={"Retry-After": busy})
+                await response(scope, receive, send)
+                return
             if not allowed:
                 await JSONResponse({"error": "unauthorised"}, 401)(scope, receive, send)
                 return

@@ -39,6 +39,9 @@ class DiscoveredCollection:
     name: str
     fields: tuple[DiscoveredField, ...]
     notes: tuple[str, ...] = ()
+    # Tables of the same dataset whose rows reference this one's but are no reference (both
+    # hold people): erased before this one (fideslang collection meta `erase_after`).
+    erase_after: tuple[str, ...] = ()
 
     @property
     def identities(self) -> tuple[tuple[str, str], ...]:

@@ -25,7 +25,9 @@ flow: from a table holding an identity down to the tables hanging off it ("direc
 on the referring column), and up from such a table to a parent holding no identity
 ("direction: to", e.g. the person's organisation). A table holding an identity is never
 entered from a parent holding none, so a person is never reached sideways, through a parent
-they share with other people."""
+they share with other people. Where both tables hold identities (a client and its contacts),
+the foreign key is no reference: the parent gets "erase_after" naming the child instead, so
+an erasure still deletes the child's rows first."""
 
 
 def _header(found: DiscoveredDataset) -> str:
@@ -105,6 +107,14 @@ def _collection(dataset: str, found: DiscoveredCollection) -> CommentedMap:
     node["name"] = found.name
     if found.notes:
         node.yaml_add_eol_comment(_comment((), found.notes), "name")
+    if found.erase_after:
+        meta = CommentedMap(erase_after=_flow([f"{dataset}.{name}" for name in found.erase_after]))
+        meta.fa.set_flow_style()
+        node["fides_meta"] = meta
+        node.yaml_add_eol_comment(
+            "their rows reference these: deleted first, never reached from here",
+            "fides_meta",
+        )
     node["fields"] = CommentedSeq([_field(dataset, f) for f in found.fields])
     return node
 

@@ -47,9 +47,8 @@ class HttpApiError(ConnectorError):
         status: int | None = None,
         retry_after: float | None = None,
     ) -> None:
-        super().__init__(system, message, retryable=retryable)
+        super().__init__(system, message, retryable=retryable, retry_after=retry_after)
         self.status = status
-        self.retry_after = retry_after
 
 
 class ApiClient:

@@ -261,4 +261,7 @@ def storable(value: Any, type_: TypeEngine[Any], *, dialect: str) -> Any:
         return None
     if is_json(type_):
         return value
+    if isinstance(value, dict | list) and isinstance(type_, sqltypes.String):
+        # MariaDB reflects a JSON column as LONGTEXT: a document goes in as its JSON text.
+        return encode_json(value, type_)
     return fit(value, type_, dialect=dialect)
