@@ -120,14 +120,26 @@ def stream_rows(
     names = collection.top_level
     documents = _json_fields(collection)
     base: Select[Any] = select(*(table.c[name] for name in names))
-    streaming = connection.execution_options(stream_results=True, yield_per=FETCH_ROWS)
+
+    def row_of(record: Sequence[Any]) -> Row:
+        row = dict(zip(names, record, strict=True))
+        for name in documents:
+            row[name] = decode_json(row[name])
+        return row
 
     def rows(statement: Select[Any]) -> Iterator[Row]:
-        for record in streaming.execute(statement):
-            row = dict(zip(names, record, strict=True))
-            for name in documents:
-                row[name] = decode_json(row[name])
-            yield row
+        # Most lookups match a handful of rows: one plain round trip reads them all. A
+        # server-side cursor (declare, fetch, close) is opened only when the first page
+        # shows more, and then reads from the start; memory holds one page either way.
+        first = connection.execute(statement.limit(FETCH_ROWS + 1)).all()
+        if len(first) <= FETCH_ROWS:
+            for record in first:
+                yield row_of(record)
+            return
+        del first
+        streamed = statement.execution_options(stream_results=True, yield_per=FETCH_ROWS)
+        for record in connection.execute(streamed):
+            yield row_of(record)
 
     if sum(len(lookup.values) for lookup in found) <= values_per_statement:
         yield from rows(base.where(or_(*(f.expression.in_(f.values) for f in found))))

@@ -19,6 +19,8 @@ from opendpo.execution.records import StepRows
 BATCH_ROWS = 1000
 # Up to this many rows wait for the step's completion; beyond, batches go out as they fill.
 HELD_ROWS = 5000
+# Batches read back per query.
+READ_BATCHES = 4
 
 
 def json_ready(value: Any) -> Any:
@@ -106,22 +108,25 @@ def discard_other_attempts(*, session: Session, step_id: int, attempt: int) -> N
 def read_rows(
     *, session_factory: sessionmaker[Session], step_id: int, attempt: int, collection: str
 ) -> Iterator[Row]:
-    """The rows a finished step found in one collection, batch by batch."""
-    with session_factory() as session:
-        ids = list(
-            session.scalars(
-                select(StepRows.id)
+    """The rows a finished step found in one collection, a few batches at a time."""
+    after = 0
+    while True:
+        # Each read is short and holds at most READ_BATCHES batches: a person's handful of
+        # rows comes back in one round trip, a million rows in bounded memory.
+        with session_factory() as session:
+            batches = session.execute(
+                select(StepRows.seq, StepRows.rows)
                 .where(
                     StepRows.step_id == step_id,
                     StepRows.attempt == attempt,
                     StepRows.collection == collection,
+                    StepRows.seq > after,
                 )
                 .order_by(StepRows.seq)
-            )
-        )
-    for batch_id in ids:
-        # One batch at a time, each in its own short read: memory holds one batch.
-        with session_factory() as session:
-            batch = session.get(StepRows, batch_id)
-            rows = [] if batch is None else batch.rows
-        yield from rows
+                .limit(READ_BATCHES)
+            ).all()
+        for seq, rows in batches:
+            after = seq
+            yield from rows
+        if len(batches) < READ_BATCHES:
+            return

@@ -1,0 +1,79 @@
+"""The row store on SQLite and PostgreSQL: a step's rows come back per collection, in the order
+found, from the finishing attempt only, a few batches per read."""
+
+from __future__ import annotations
+
+import pytest
+from package_requests import make_request
+from sqlalchemy import Engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from opendpo.execution.records import RequestStep
+from opendpo.execution.rowstore import BATCH_ROWS, READ_BATCHES, RowSink, read_rows
+from opendpo.store.engine import make_session_factory
+
+
+@pytest.fixture
+def factory(engine: Engine) -> sessionmaker[Session]:
+    return make_session_factory(engine)
+
+
+@pytest.fixture
+def step_id(engine: Engine, factory: sessionmaker[Session]) -> int:
+    request_id, _ = make_request(engine)
+    with factory() as session, session.begin():
+        step = RequestStep(
+            request_id=request_id, seq=1, phase="find", status="running", depends_on=[],
+            attempts=2, summary={},
+        )  # fmt: skip
+        session.add(step)
+    return step.id
+
+
+def fill(
+    factory: sessionmaker[Session], step_id: int, attempt: int, counts: dict[str, int]
+) -> None:
+    """Rows added to each collection in turn, as a find step adds them; spilled and pending
+    batches both written, as the step's completion writes them."""
+    sink = RowSink(session_factory=factory, step_id=step_id, attempt=attempt)
+    for n in range(max(counts.values())):
+        for collection, count in counts.items():
+            if n < count:
+                sink.add(collection, {"n": n, "attempt": attempt})
+    with factory() as session, session.begin():
+        session.add_all(sink.pending())
+
+
+def test_rows_come_back_per_collection_in_order(
+    engine: Engine, factory: sessionmaker[Session], step_id: int
+) -> None:
+    many = (2 * READ_BATCHES + 1) * BATCH_ROWS + 7  # over two full reads
+    fill(factory, step_id, 1, {"shop.orders": 30, "web.logins": 40})  # an earlier attempt
+    fill(
+        factory,
+        step_id,
+        2,
+        {"shop.orders": many, "web.logins": 3, "shop.items": READ_BATCHES * BATCH_ROWS},
+    )
+    reads: list[str] = []
+    event.listen(
+        engine,
+        "before_cursor_execute",
+        lambda *a: reads.append(a[2]) if a[2].lstrip().upper().startswith("SELECT") else None,
+    )
+
+    def back(collection: str) -> list[int]:
+        reads.clear()
+        rows = list(
+            read_rows(session_factory=factory, step_id=step_id, attempt=2, collection=collection)
+        )
+        assert {row["attempt"] for row in rows} <= {2}
+        return [row["n"] for row in rows]
+
+    assert back("shop.orders") == list(range(many))
+    assert len(reads) == 3  # 10 batches, 4 a read
+    assert back("web.logins") == [0, 1, 2]
+    assert len(reads) == 1  # a person's few rows: one read
+    assert back("shop.items") == list(range(READ_BATCHES * BATCH_ROWS))
+    assert len(reads) == 2  # a full read, then one that finds nothing more
+    assert back("support.tickets") == []
