@@ -8,7 +8,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from running import STAFF, Run
+from five_systems import (
+    Estate,
+    connections,
+    seed_newsletter,
+    seed_sessions,
+    seed_shop,
+    seed_support,
+    write_policy,
+)
+from http_crm_server import CrmServer
+from running import STAFF, Run, apply
 from sqlalchemy import Engine
 
 from opendpo.execution import engine as execution
@@ -67,3 +77,34 @@ def run_request(runtime: Runtime) -> Run:
             return session.get_one(Request, request_id), steps
 
     return run
+
+
+@pytest.fixture
+def estate(
+    runtime: Runtime,
+    tmp_path: Path,
+    estate_postgres_url: str,
+    estate_mariadb_url: str,
+    redis_prefix: tuple[str, str],
+) -> Iterator[Estate]:
+    """The five systems of five_systems.py seeded, served and connected under the policy."""
+    redis_url, prefix = redis_prefix
+    seed_shop(estate_postgres_url)
+    seed_support(estate_mariadb_url)
+    newsletter = seed_newsletter(tmp_path / "newsletter.db")
+    seed_sessions(redis_url, prefix)
+    with CrmServer().running() as crm:
+        built = Estate(estate_postgres_url, estate_mariadb_url, newsletter, redis_url, prefix, crm)
+        apply(
+            runtime,
+            write_policy(tmp_path),
+            connections(
+                shop=built.shop,
+                support=built.support,
+                newsletter=newsletter,
+                redis_url=redis_url,
+                prefix=prefix,
+                crm=crm,
+            ),
+        )
+        yield built

@@ -8,6 +8,7 @@ needs what the shop step found.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -282,3 +283,28 @@ def connections(
             "collections": COLLECTIONS,
         },
     }
+
+
+@dataclass
+class Estate:
+    """The five systems as seeded (see the `estate` fixture), and ways to read them back."""
+
+    shop: str
+    support: str
+    newsletter: str
+    redis_url: str
+    prefix: str
+    crm: CrmServer
+
+    def rows(self, url: str, sql: str) -> list[tuple[Any, ...]]:
+        engine = create_engine(url)
+        with engine.connect() as connection:
+            found = [tuple(r) for r in connection.execute(text(sql))]
+        engine.dispose()
+        return found
+
+    def session(self, email: str) -> dict[bytes, bytes]:
+        client = redis.Redis.from_url(self.redis_url)
+        found: dict[bytes, bytes] = client.hgetall(f"{self.prefix}session:{email}")
+        client.close()
+        return found

@@ -86,8 +86,9 @@ def test_a_narrow_request_keeps_keys_only_where_they_link_two_kept_collections()
     assert chosen == {
         # Nothing else of the CRM is covered: its contact id would link to nothing.
         "crm_db.contacts": ("email",),
-        "billing_db.customer_contacts": ("customer_id", "email"),
-        "billing_db.customers": ("id", "billing_email"),
+        # A contact's customer_id is not a reference (it would reach colleagues): no link.
+        "billing_db.customer_contacts": ("email",),
+        "billing_db.customers": ("billing_email",),
         "email_platform.subscribers": ("email",),
         "email_platform.suppressions": ("email",),
         "website_db.form_submissions": ("email",),

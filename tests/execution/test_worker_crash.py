@@ -262,8 +262,9 @@ def test_a_worker_killed_mid_erasure_is_taken_over_and_the_erasure_happens_exact
             .where(RequestStep.request_id == request_id)
             .order_by(RequestStep.seq)
         ).all()
+        # The courier, which received names, is owed a notice (Art 19) for staff to close.
         assert [(s.phase, s.status) for s in steps] == [
-            ("find", "done"), ("erase", "done"), ("finish", "done"),
+            ("find", "done"), ("erase", "done"), ("finish", "done"), ("notify", "waiting"),
         ]  # fmt: skip
         erase = steps[1]
         # Claimed by the victim, then taken over once its lease ran out.

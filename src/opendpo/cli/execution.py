@@ -1,4 +1,4 @@
-"""`opendpo requests submit|run|steps|answer`: run a request across the connected systems.
+"""`opendpo requests submit|run|steps|notices|answer`: run a request across the connected systems.
 
 `submit --wait` and `run` work the steps in this process (alongside any workers: a step is
 claimed by one of them at a time) and show progress; without `--wait` the steps are queued
@@ -18,6 +18,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import select
 
+from opendpo.cli import request_notices  # noqa: F401  (attaches `requests notices`)
+from opendpo.cli.dry_run import show_dry_run  # also attaches `requests dry-run`
 from opendpo.cli.operator import cli_actor, domain_errors, record
 from opendpo.cli.requests import TARGET, requests_group
 from opendpo.cli.state import CliState, pass_state
@@ -84,9 +86,17 @@ def _runtime(state: CliState) -> Runtime:
 )
 @click.option("--wait", is_flag=True, help="Run the request here and now, showing progress.")
 @click.option(
+    "--dry-run",
+    "dry_run",
+    is_flag=True,
+    help="Erasure, with --verified: log the request and list what it would change, changing "
+    "nothing; `opendpo requests run` runs it afterwards.",
+)
+@click.option(
     "--output",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="With --wait: where to write the package (<request id>.zip) or the report.",
+    type=click.Path(path_type=Path),
+    help="With --wait: the folder for the package (<request id>.zip) or the report; with "
+    "--dry-run: the JSON file for the dry run.",
 )
 @pass_state
 def submit_command(
@@ -98,12 +108,17 @@ def submit_command(
     corrections: tuple[str, ...],
     ground: str | None,
     wait: bool,
+    dry_run: bool,
     output: Path | None,
 ) -> None:
     """Log a request from the command line and run it across the connected systems."""
     pairs = [_pair(v, "--identity") for v in identities]
     fixes = dict(_pair(v, "--set") for v in corrections)
-    if output is not None and not wait:
+    if dry_run and (kind != "erasure" or not verified or wait):
+        raise click.BadParameter(
+            "a dry run previews a --verified erasure, without --wait", param_hint="--dry-run"
+        )
+    if output is not None and not (wait or dry_run):
         raise click.BadParameter("--output needs --wait", param_hint="--output")
     if (ground is not None) != (kind == "objection"):
         raise click.BadParameter(
@@ -132,7 +147,7 @@ def submit_command(
                 else None,
             )
             ready: list[RequestStep] = []
-            if verified:
+            if verified and not dry_run:
                 ready = engine.start(
                     session=session,
                     runtime=runtime,
@@ -162,7 +177,11 @@ def submit_command(
     if not verified:
         click.echo("a code was sent to each email identity; the request runs once verified")
         return
-    if wait:
+    if dry_run:
+        with domain_errors():
+            show_dry_run(state, runtime, request_id, output)
+        click.echo(f"nothing was changed: `opendpo requests run {reference}` runs the erasure")
+    elif wait:
         _drive(runtime, request_id, output)
     else:
         StepQueue(make_huey(state.settings()), lambda: runtime).hand_out(ready_ids)

@@ -10,7 +10,8 @@ before the rows they reference.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -20,7 +21,13 @@ from opendpo.connectors.base import Change, ChangeAction, CollectionSpec, Row, g
 from opendpo.errors import InvalidValue
 from opendpo.execution.deletion_order import deletion_order
 from opendpo.execution.graph import Traversal
-from opendpo.execution.masking import MaskContext, plan_erasure, plan_restriction, row_key
+from opendpo.execution.masking import (
+    ErasurePlan,
+    MaskContext,
+    plan_erasure,
+    plan_restriction,
+    row_key,
+)
 from opendpo.execution.outcome import Heartbeat, Outcome
 from opendpo.execution.planning import Phase
 from opendpo.execution.records import RequestStep
@@ -94,88 +101,108 @@ def run(
     if found is None:  # the plan always pairs them; a missing one is a corrupted plan
         raise InvalidValue("plan", f"no find step for {step.dataset}")
     attempt = int(found.summary.get("attempt", found.attempts))
-    counts: dict[str, int] = found.summary.get("rows", {})
-    collections = [c for c in system.collections if c.dataset == step.dataset]
-    changes, kept, described = _changes(
-        runtime, policy, request, step, collections, counts, found.id, attempt, system.collections
+    found_id = found.id
+
+    def rows_of(collection: str) -> Iterable[Row]:
+        return read_rows(
+            session_factory=runtime.session_factory,
+            step_id=found_id,
+            attempt=attempt,
+            collection=collection,
+        )
+
+    planned_changes = plan_changes(
+        phase=Phase(step.phase),
+        inputs=step.inputs or {},
+        policy=policy,
+        context=MaskContext.create(request_id=request.id, keyring=runtime.keyring),
+        collections=[c for c in system.collections if c.dataset == step.dataset],
+        counts=found.summary.get("rows", {}),
+        rows_of=rows_of,
+        everything=system.collections,
     )
+    changes = planned_changes.changes
     heartbeat()
     connector = runtime.pool.get(system)
     applied = connector.apply(changes) if changes else None
     changed = dict(applied.changed) if applied is not None else {}
     total = sum(changed.values())
-    planned = Counter(c.collection.key for c in changes)
     verb = {"erase": "erased", "rectify": "corrected", "restrict": "restricted"}[step.phase]
     return Outcome(
         status=StepStatus.DONE,
         summary={
             "attempt": step.attempts,
             "changed": changed,
-            "planned": dict(planned),
-            "kept": kept,
-            "lines": described[:200],
+            "planned": planned_changes.planned(),
+            "kept": planned_changes.kept,
+            "lines": planned_changes.described[:200],
         },
         message=f"{verb}: {total} row{'s' if total != 1 else ''} changed in {system.name}"
         + (f" ({len(changes) - total} already done)" if len(changes) > total else ""),
     )
 
 
-def _changes(
-    runtime: Runtime,
+@dataclass
+class PlannedChanges:
+    """What a change step would send to its system, and (for an erasure) why, per collection."""
+
+    changes: list[Change] = field(default_factory=list)
+    kept: dict[str, Any] = field(default_factory=dict)  # collection → the exemption's reason
+    described: list[str] = field(default_factory=list)
+    erasures: list[ErasurePlan] = field(default_factory=list)
+
+    def planned(self) -> dict[str, int]:
+        return dict(Counter(c.collection.key for c in self.changes))
+
+
+def plan_changes(
+    *,
+    phase: Phase,
+    inputs: Mapping[str, Any],
     policy: PolicyDocument,
-    request: Request,
-    step: RequestStep,
+    context: MaskContext,
     collections: list[CollectionSpec],
     counts: Mapping[str, int],
-    found_id: int,
-    attempt: int,
+    rows_of: Callable[[str], Iterable[Row]],
     everything: list[CollectionSpec],
-) -> tuple[list[Change], dict[str, Any], list[str]]:
-    phase = Phase(step.phase)
-    inputs = step.inputs or {}
-    context = MaskContext.create(request_id=request.id, keyring=runtime.keyring)
+) -> PlannedChanges:
+    """The changes one dataset's found rows need, in the order they are sent (an erasure's
+    children before their parents). `rows_of` gives a collection's rows as they were found;
+    the real step reads them from the row store, the dry run from memory. Applies nothing."""
     referenced = _referenced(everything)
-    changes: list[Change] = []
-    kept: dict[str, Any] = {}
-    described: list[str] = []
+    planned = PlannedChanges()
     ordered = deletion_order(collections) if phase is Phase.ERASE else collections
     for collection in ordered:
         if not counts.get(collection.key):
             continue
-
-        def rows(key: str = collection.key) -> Iterable[Row]:
-            return read_rows(
-                session_factory=runtime.session_factory,
-                step_id=found_id,
-                attempt=attempt,
-                collection=key,
-            )
-
         if phase is Phase.ERASE:
             plan = plan_erasure(
                 collection,
-                rows(),
+                rows_of(collection.key),
                 erasure=policy.erasure,
                 context=context,
                 referenced=referenced.get(collection.key, frozenset()),
             )
-            changes.extend(plan.changes)
-            described.extend(plan.describe())
+            planned.erasures.append(plan)
+            planned.changes.extend(plan.changes)
+            planned.described.extend(plan.describe())
             if not plan.deletes and plan.decision.reason:
-                kept[collection.key] = plan.decision.reason
+                planned.kept[collection.key] = plan.decision.reason
         elif phase is Phase.RECTIFY:
-            changes.extend(rectify(collection, rows(), inputs.get("corrections", {})))
+            planned.changes.extend(
+                rectify(collection, rows_of(collection.key), inputs.get("corrections", {}))
+            )
         else:
-            changes.extend(
+            planned.changes.extend(
                 plan_restriction(
                     collection,
-                    rows(),
+                    rows_of(collection.key),
                     restriction=policy.restriction,
                     restrict=bool(inputs.get("restrict", True)),
                     marks=inputs.get("marks", "restriction"),
                 )
             )
-    return changes, kept, described
+    return planned
 
 
 def _referenced(collections: list[CollectionSpec]) -> dict[str, frozenset[str]]:

@@ -1,5 +1,6 @@
 """The closing step: package what was found (access, portability), or report what changed
-and finish the request (erasure, rectification, restriction); then complete it.
+and finish the request (erasure, rectification, restriction); then complete it. A package
+bound for another controller is completed by the transmit step after it (execution.transmission).
 
 The package is written to the store's encrypted file blocks as it streams, and the letter
 sent to the person holds a signed link to it that lasts as long as the package is kept. A
@@ -176,22 +177,29 @@ def _package(
         heartbeat()
     file_id = writer.file_id
     total = summary.total_rows
+    held_in = len({s.system for s in sections})
+    message = (
+        f"packaged {total} row{'s' if total != 1 else ''} "
+        f"({json.dumps(list(summary.entries))[:200]})"
+    )
+    outcome = {"attempt": step.attempts, "file": file_id, "rows": dict(summary.rows)}
+    if (step.inputs or {}).get("transmit"):
+        # The transmit step completes the request, telling the person of both at once.
+        return Outcome(
+            status=StepStatus.DONE,
+            summary={**outcome, "total": total, "systems": held_in},
+            message=message + "; to be sent to the controller the person named",
+        )
     link = download_url(runtime.links, runtime.settings.base_url, file_id)
-    response = _letter_text(kind, total, len({s.system for s in sections}), link, expires)
+    response = letter_text(kind, total, held_in, link, expires)
     context = LetterContext(policy, runtime.links, runtime.settings.base_url)
     letters = workflow.complete(
         session=session, request=request, actor=ENGINE, response=response, context=context
     )
-    return Outcome(
-        status=StepStatus.DONE,
-        summary={"attempt": step.attempts, "file": file_id, "rows": dict(summary.rows)},
-        message=f"packaged {total} row{'s' if total != 1 else ''} "
-        f"({json.dumps(list(summary.entries))[:200]})",
-        letters=letters,
-    )
+    return Outcome(status=StepStatus.DONE, summary=outcome, message=message, letters=letters)
 
 
-def _letter_text(kind: str, rows: int, systems: int, link: str, expires: dt.datetime) -> str:
+def letter_text(kind: str, rows: int, systems: int, link: str, expires: dt.datetime) -> str:
     what = (
         "a copy of your personal data"
         if kind == "access"

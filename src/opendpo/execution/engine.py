@@ -146,7 +146,7 @@ def run_step(runtime: Runtime, step_id: int) -> list[int]:
             outcome = phases.run(runtime, session, request, step)
         except ConnectorError as exc:
             session.rollback()
-            _failed(session, runtime, step, exc.message, retry=exc.retryable)
+            _failed(session, runtime, step, exc.message, retry=exc.retryable, wait=exc.retry_after)
             return []
         except DomainError as exc:
             session.rollback()
@@ -175,8 +175,16 @@ def run_step(runtime: Runtime, step_id: int) -> list[int]:
 
 
 def _failed(
-    session: Session, runtime: Runtime, step: RequestStep, message: str, *, retry: bool
+    session: Session,
+    runtime: Runtime,
+    step: RequestStep,
+    message: str,
+    *,
+    retry: bool,
+    wait: float | None = None,
 ) -> None:
+    """Put the step back for a later attempt, or stop it; `wait` is the seconds the system
+    asked for (Retry-After): never sooner than that, nor sooner than the backoff."""
     step = session.get(RequestStep, step.id, populate_existing=True) or step
     if step.lease_owner != runtime.owner or step.status != StepStatus.RUNNING:
         return  # someone else has it now
@@ -185,7 +193,9 @@ def _failed(
     assert request is not None
     if retry and step.attempts < MAX_ATTEMPTS:
         step.status = StepStatus.PENDING.value
-        step.next_attempt_at = now + backoff(step.attempts)
+        step.next_attempt_at = now + max(
+            backoff(step.attempts), dt.timedelta(seconds=max(wait or 0.0, 0.0))
+        )
         step.lease_owner = None
         # Not handed out again before it is due; the sweep hands it out then.
         step.lease_expires_at = step.next_attempt_at
@@ -225,11 +235,20 @@ def _settle(
 
 
 def _after(session: Session, runtime: Runtime, request_id: str) -> list[int]:
-    steps = list(session.scalars(select(RequestStep).where(RequestStep.request_id == request_id)))
+    # Fresh from the store: the step just run was recorded by an UPDATE, past this session's
+    # copies (which are not expired on commit).
+    steps = list(
+        session.scalars(
+            select(RequestStep)
+            .where(RequestStep.request_id == request_id)
+            .execution_options(populate_existing=True)
+        )
+    )
     ready = [s.id for s in ready_steps(steps)]
-    busy = any(s.status in (StepStatus.PENDING, StepStatus.RUNNING) for s in steps)
+    # A pending step blocked behind a waiting one (the closing step) is not work in hand.
+    busy = bool(ready) or any(s.status == StepStatus.RUNNING for s in steps)
     waiting = [s for s in steps if s.status == StepStatus.WAITING]
-    request = session.get(Request, request_id)
+    request = session.get(Request, request_id, populate_existing=True)
     if waiting and not busy and request is not None and request.status == RequestStatus.IN_PROGRESS:
         # Only a person can move it on now: the queue shows it as waiting.
         workflow.await_action(

@@ -10,15 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import phonenumbers
 
-from opendpo.connectors.base import Connector, get_path
+from opendpo.connectors.base import Connector, Row, get_path
 from opendpo.execution.graph import Node, Traversal
 from opendpo.execution.planning import IDENTITY_NAMES
-from opendpo.execution.rowstore import RowSink
 from opendpo.subjects.identities import IdentityKind
+
+
+class RowTarget(Protocol):
+    """Where found rows go: the row store (a step), or memory (the dry run)."""
+
+    def add(self, collection: str, row: Row) -> None: ...
 
 
 def _edge_key(node: Node, field_path: str) -> str:
@@ -65,7 +70,7 @@ def find_dataset(
     dataset: str,
     identities: Mapping[str, Sequence[str]],
     upstream: Mapping[str, Sequence[Any]],
-    sink: RowSink,
+    sink: RowTarget,
     heartbeat: Callable[[], None],
 ) -> FindResult:
     """Read the dataset's collections in order; `upstream` holds earlier steps' outputs."""

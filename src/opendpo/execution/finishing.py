@@ -6,7 +6,8 @@ what was done, and the response to the person.
 - Restriction: the decision point's own flag is set (or lifted), so every later use of the
   person's data is refused while it stands, whatever the systems could hold.
 - Every kind: a JSON report of rows changed per system and collection (counts, never
-  values), kept with the request for staff, and the completion letter.
+  values) and of the recipients told of the change (Art 19), kept with the request for
+  staff, and the completion letter, which offers to name those recipients.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from opendpo.consent.suppression import ALL_PURPOSES, SuppressionReason, suppress
+from opendpo.execution import notices
 from opendpo.execution.files import open_writer
 from opendpo.execution.objection import objection_action
 from opendpo.execution.outcome import Outcome
@@ -50,8 +52,19 @@ def run(runtime: Runtime, session: Session, request: Request, step: RequestStep)
             .order_by(RequestStep.seq)
         )
     )
+    owed = notices.plan_notices(runtime, session, request, steps)
     report = _report(request, steps)
+    report["recipients"] = [notice.report() for notice in owed]
     actions: list[tuple[str, Callable[[], None]]] = []
+    if owed:
+        count = len(owed)
+        actions.append(
+            (
+                f"{count} recipient{'s' if count != 1 else ''} to tell (Art 19): "
+                + ", ".join(n.recipient.name for n in owed),
+                lambda: notices.send_notices(runtime, session, request, step, owed),
+            )
+        )
     if kind is RequestKind.ERASURE:
         actions.append(_suppress(runtime, session, request))
     if kind in (RequestKind.RESTRICTION, RequestKind.RESTRICTION_LIFT):
@@ -79,7 +92,9 @@ def run(runtime: Runtime, session: Session, request: Request, step: RequestStep)
         session=session,
         request=request,
         actor=ENGINE,
-        response=_letter_text(kind, changed, len(report["systems"]), report["people"]),
+        response=_letter_text(
+            kind, changed, len(report["systems"]), report["people"], len(report["recipients"])
+        ),
         context=context,
     )
     return Outcome(
@@ -211,7 +226,7 @@ def _flag(
 
 
 def _letter_text(
-    kind: RequestKind, changed: int, systems: int, people: list[dict[str, Any]]
+    kind: RequestKind, changed: int, systems: int, people: list[dict[str, Any]], recipients: int
 ) -> str:
     done = {
         RequestKind.ERASURE: "We have erased your personal data",
@@ -224,6 +239,13 @@ def _letter_text(
     if people:
         text += f" and {len(people)} more handled by our staff or suppliers"
     text += "."
+    if recipients:
+        text += (
+            f"\n\nWe are also letting the {recipients} organisation"
+            f"{'s' if recipients != 1 else ''} we had shared this data with know of the "
+            "change, as the law requires (UK GDPR Article 19). You may ask us which "
+            "organisations they are."
+        )
     if kind is RequestKind.ERASURE:
         text += (
             "\n\nSome records must be kept by law (for example invoices, which HMRC requires "

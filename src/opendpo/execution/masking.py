@@ -99,16 +99,24 @@ def mask(strategy: Masking, value: Any, *, field: FieldSpec, context: MaskContex
     if name == "null" or unfit(strategy, field) is not None:
         return None
     if name == "fixed":
-        return strategy.value
+        return _fit(strategy.value, field)
     if value is None:
         return None
     text = canonical(value).encode()
     if name == "hash":
-        return hashlib.sha256(text).hexdigest()
+        return _fit(hashlib.sha256(text).hexdigest(), field)
     if name == "keyed_hash":
-        return hmac.new(context.erasure_key, text, hashlib.sha256).hexdigest()
+        return _fit(hmac.new(context.erasure_key, text, hashlib.sha256).hexdigest(), field)
     length = strategy.length or len(canonical(value))
-    return _random_string(context, field.path, length)
+    return _random_string(context, field.path, min(length, field.length or length))
+
+
+def _fit(value: Any, field: FieldSpec) -> Any:
+    """A string cut to the field's declared length (fides_meta.length): a 64-character hash
+    must not overflow a varchar(40) column and fail the whole erasure."""
+    if isinstance(value, str) and field.length is not None:
+        return value[: field.length]
+    return value
 
 
 def _random_string(context: MaskContext, path: str, length: int) -> str:

@@ -12,6 +12,7 @@ step, so the processor's mail system sees one message, not two.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -20,7 +21,7 @@ from opendpo.connectors.processor_email import ProcessorEmailConnection
 from opendpo.errors import DomainError, InvalidValue
 from opendpo.execution.outcome import Outcome
 from opendpo.execution.planning import Phase
-from opendpo.execution.records import RequestStep
+from opendpo.execution.records import RequestStep, StoredFile
 from opendpo.execution.runtime import Runtime
 from opendpo.execution.steps import StepStatus
 from opendpo.rights.calendar import add_working_days, local_date
@@ -128,10 +129,15 @@ def answer(
     actor: Actor,
     outcome: str,
     note: str,
+    attachments: Sequence[StoredFile] = (),
     now: dt.datetime | None = None,
 ) -> None:
-    """Record a person's answer to a waiting step (in the caller's transaction)."""
-    if step.phase != Phase.PERSON.value or step.status != StepStatus.WAITING.value:
+    """Record a person's answer to a waiting step (in the caller's transaction), with the
+    files they attached (already stored for this step, e.g. the data found by hand)."""
+    # A notice to a recipient (Art 19) is closed the same way, once the recipient is told.
+    if step.phase not in (Phase.PERSON.value, Phase.NOTIFY.value) or (
+        step.status != StepStatus.WAITING.value
+    ):
         raise StepNotWaiting(f"step {step.seq} of {request.reference} is not waiting on anyone")
     if outcome not in ANSWERS:
         raise InvalidValue("outcome", f"choose one of {', '.join(ANSWERS)}")
@@ -140,6 +146,8 @@ def answer(
         raise InvalidValue("note", "say what was done (or why it could not be)")
     if len(note) > MAX_NOTE:
         raise InvalidValue("note", f"must be at most {MAX_NOTE} characters")
+    if any(f.request_id != request.id or f.step_id != step.id for f in attachments):
+        raise InvalidValue("attachments", f"attach only files stored for step {step.seq}")
     moment = now or dt.datetime.now(dt.UTC)
     if request.status == RequestStatus.AWAITING_ACTION.value:
         move(
@@ -147,7 +155,12 @@ def answer(
         )
     step.status = (StepStatus.DONE if outcome == "done" else StepStatus.FAILED).value
     step.finished_at = moment
-    step.summary = {**step.summary, "answer": outcome, "answered_by": actor.id}
+    step.summary = {
+        **step.summary,
+        "answer": outcome,
+        "answered_by": actor.id,
+        "attachments": len(attachments),
+    }
     step.error = None if outcome == "done" else "not possible (see the note)"
     add_event(
         session=session,
@@ -155,6 +168,6 @@ def answer(
         actor=actor,
         kind=f"step_{step.status}",
         message=f"step {step.seq} ({step.system}): {note}",
-        data={"step": step.seq, "answer": outcome},
+        data={"step": step.seq, "answer": outcome, "attachments": len(attachments)},
         now=moment,
     )

@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from opendpo.errors import InvalidValue
-from opendpo.execution import changing, person_steps
+from opendpo.execution import changing, notices, person_steps, transmission
 from opendpo.execution import closing as closing_step
 from opendpo.execution.finding import find_dataset, identity_values
 from opendpo.execution.lease import LeaseKeeper
@@ -95,6 +95,10 @@ def _work(
         return changing.run(runtime, session, request, step, heartbeat)
     if phase is Phase.PERSON:
         return person_steps.run(runtime, session, request, step)
+    if phase is Phase.NOTIFY:
+        return notices.run_notice(runtime, session, request, step)
+    if phase is Phase.TRANSMIT:
+        return transmission.run(runtime, session, request, step)
     return closing_step.run(runtime, session, request, step, heartbeat)
 
 

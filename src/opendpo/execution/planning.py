@@ -4,8 +4,11 @@ Reads come first, one step per dataset, in the order the dataset graph needs (a 
 by another's references waits for it). Then the changes (erase, rectify, restrict), each
 after every read, so no system is altered before all have been read; then one closing step
 (package the copy, or write the erasure report and suppress the address). Systems reached
-by a person (manual, or a processor by email) get one task each. One step per dataset, not
-per table: the engine's bookkeeping is a few writes per request, whatever the table count.
+by a person (manual, or a processor by email) get one task each. A portability request
+naming another controller gets a step sending the package there, after packaging. (The
+finish step adds the notices to recipients itself, from what actually changed.)
+One step per dataset, not per table: the engine's bookkeeping is a few writes per request,
+whatever the table count.
 """
 
 from __future__ import annotations
@@ -28,7 +31,10 @@ class Phase(StrEnum):
     RECTIFY = "rectify"
     RESTRICT = "restrict"
     PERSON = "person"  # a manual task or a processor's answer by email
+    # Telling one recipient of the change (Art 19): added by the finish step, closed by staff.
+    NOTIFY = "notify"
     PACKAGE = "package"
+    TRANSMIT = "transmit"  # the portable data sent to another controller (Art 20(2))
     FINISH = "finish"
 
 
@@ -136,8 +142,29 @@ def make_plan(
         steps.append(step)
         people.append(step.seq)
 
+    destination = (details or {}).get("destination") if kind is RequestKind.PORTABILITY else None
     closing = Phase.PACKAGE if change is None else Phase.FINISH
-    steps.append(PlannedStep(len(steps) + 1, closing, None, None, [*reads, *changes, *people]))
+    steps.append(
+        PlannedStep(
+            len(steps) + 1,
+            closing,
+            None,
+            None,
+            [*reads, *changes, *people],
+            {"transmit": True} if destination else None,
+        )
+    )
+    if destination:
+        steps.append(
+            PlannedStep(
+                len(steps) + 1,
+                Phase.TRANSMIT,
+                None,
+                None,
+                [steps[-1].seq],
+                {"destination": str(destination)},
+            )
+        )
     return Plan(steps=steps, traversal=traversal)
 
 

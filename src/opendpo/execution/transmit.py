@@ -7,6 +7,7 @@ http:// address is refused unless the caller passes `allow_insecure` (tests, a l
 relay), and redirects are not followed, so the data goes to the address given and nowhere
 else.
 
+The receipt keeps the receiver's own reference for what it took when it gives one.
 A failure says whether trying again may help: timeouts, lost connections, 5xx, 429 and 408
 may pass; any other answer (a 4xx, a redirect) needs a person to look at the address.
 
@@ -37,11 +38,15 @@ HAS_DESCRIPTOR = 0x08
 INFLATE_CHUNK = 256 * 1024
 
 
+MAX_REFERENCE = 200
+
+
 @dataclass(frozen=True)
 class Receipt:
     status: int
     bytes_sent: int
     sha256: str
+    reference: str | None = None  # the receiver's own id for what it took, if it gave one
 
 
 class TransmitFailed(DomainError):
@@ -79,6 +84,22 @@ def check_destination(url: str, *, allow_insecure: bool = False) -> httpx.URL:
     if not parsed.host:
         raise InvalidValue("url", "names no host")
     return parsed
+
+
+def receiver_reference(response: httpx.Response) -> str | None:
+    """The receiver's id for the import: `reference` or `id` in a JSON answer, else the
+    Location it names; None when it gives neither."""
+    found: object = None
+    if "json" in response.headers.get("content-type", ""):
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if isinstance(body, dict):
+            found = body.get("reference") or body.get("id")
+    if not isinstance(found, str | int) or isinstance(found, bool):
+        found = response.headers.get("location")
+    return str(found)[:MAX_REFERENCE] if found not in (None, "") else None
 
 
 def _retry_after(response: httpx.Response) -> int | None:
@@ -131,7 +152,12 @@ def transmit(
             http.close()
     status = response.status_code
     if response.is_success:
-        return Receipt(status=status, bytes_sent=sent, sha256=digest.hexdigest())
+        return Receipt(
+            status=status,
+            bytes_sent=sent,
+            sha256=digest.hexdigest(),
+            reference=receiver_reference(response),
+        )
     if response.is_redirect:
         target = response.headers.get("location", "elsewhere")
         raise TransmitFailed(
