@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from opendpo.connectors.base import ConnectorError
 from opendpo.errors import DomainError
@@ -44,6 +44,9 @@ from opendpo.security.audit import Actor, ActorKind, as_utc
 logger = logging.getLogger("opendpo.execution")
 ENGINE = Actor(ActorKind.SYSTEM, "engine")
 STARTABLE = frozenset({RequestStatus.VERIFIED, RequestStatus.IN_PROGRESS})
+# A step rarely needs the request's pauses (only a completion does): load them on use, not
+# with every request a step reads.
+LEAN = (lazyload(Request.pauses),)
 
 
 class CannotStart(DomainError):
@@ -133,7 +136,7 @@ def run_step(runtime: Runtime, step_id: int) -> list[int]:
             # A stray message or sweep: the step is handed out again once it is ready.
             release(session=session, step=step, owner=runtime.owner)
             return []
-        request = session.get(Request, step.request_id)
+        request = session.get(Request, step.request_id, options=LEAN)
         assert request is not None  # a step's request is never deleted
         if RequestStatus(request.status) not in (
             RequestStatus.IN_PROGRESS,
@@ -248,8 +251,10 @@ def _after(session: Session, runtime: Runtime, request_id: str) -> list[int]:
     # A pending step blocked behind a waiting one (the closing step) is not work in hand.
     busy = bool(ready) or any(s.status == StepStatus.RUNNING for s in steps)
     waiting = [s for s in steps if s.status == StepStatus.WAITING]
-    request = session.get(Request, request_id, populate_existing=True)
-    if waiting and not busy and request is not None and request.status == RequestStatus.IN_PROGRESS:
+    if not waiting or busy:
+        return ready
+    request = session.get(Request, request_id, populate_existing=True, options=LEAN)
+    if request is not None and request.status == RequestStatus.IN_PROGRESS:
         # Only a person can move it on now: the queue shows it as waiting.
         workflow.await_action(
             session=session,
