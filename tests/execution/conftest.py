@@ -18,14 +18,12 @@ from five_systems import (
     write_policy,
 )
 from http_crm_server import CrmServer
-from running import STAFF, Run, apply
+from running import Run, apply, plan_verified
 from sqlalchemy import Engine
 
 from opendpo.execution import engine as execution
 from opendpo.execution.records import RequestStep
 from opendpo.execution.runtime import Runtime, make_runtime
-from opendpo.rights.intake import submit_request
-from opendpo.rights.letters import LetterContext
 from opendpo.rights.records import Request
 from opendpo.security.keyring import Keyring
 from opendpo.settings import Settings
@@ -53,25 +51,9 @@ def run_request(runtime: Runtime) -> Run:
         inputs: dict[str, Any] | None = None,
         details: dict[str, str] | None = None,
     ) -> tuple[Request, list[RequestStep]]:
-        with runtime.session_factory() as session:
-            policy = runtime.policy(session)
-            request, _ = submit_request(
-                session=session,
-                keyring=runtime.keyring,
-                policy=policy,
-                kind=kind,
-                identities=list(identities),
-                details=details or {},
-                channel="api",
-                actor=STAFF,
-                context=LetterContext(policy, runtime.links, runtime.settings.base_url),
-                verified_evidence="checked by the test",
-            )
-            execution.start(
-                session=session, runtime=runtime, request=request, actor=STAFF, inputs=inputs
-            )
-            session.commit()
-            request_id = request.id
+        request_id, _ = plan_verified(
+            runtime, kind, list(identities), details=details, inputs=inputs
+        )
         steps = execution.drive(runtime, request_id)
         with runtime.session_factory() as session:
             return session.get_one(Request, request_id), steps

@@ -53,3 +53,38 @@ def data_json(runtime: Runtime, request_id: str) -> dict[str, Any]:
 def rows_of(data: dict[str, Any], system: str, collection: str) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = data["systems"][system]["collections"][collection]["rows"]
     return found
+
+
+def plan_verified(
+    runtime: Runtime,
+    kind: str,
+    identities: list[tuple[str, str]],
+    *,
+    details: dict[str, Any] | None = None,
+    inputs: dict[str, Any] | None = None,
+) -> tuple[str, list[int]]:
+    """Log a request whose identities staff vouched for, and plan it (nothing runs yet):
+    the request's id and the ids of the steps ready to run."""
+    from opendpo.execution import engine as execution
+    from opendpo.rights.intake import submit_request
+    from opendpo.rights.letters import LetterContext
+
+    with runtime.session_factory() as session:
+        policy = runtime.policy(session)
+        request, _ = submit_request(
+            session=session,
+            keyring=runtime.keyring,
+            policy=policy,
+            kind=kind,
+            identities=identities,
+            details=details or {},
+            channel="api",
+            actor=STAFF,
+            context=LetterContext(policy, runtime.links, runtime.settings.base_url),
+            verified_evidence="checked by the test",
+        )
+        ready = execution.start(
+            session=session, runtime=runtime, request=request, actor=STAFF, inputs=inputs
+        )
+        session.commit()
+        return request.id, [step.id for step in ready]

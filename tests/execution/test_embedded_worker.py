@@ -9,13 +9,10 @@ from pathlib import Path
 
 import pytest
 from five_systems import ALICE, seed_shop, write_policy
-from running import STAFF, apply
+from running import apply, plan_verified
 from sqlalchemy import create_engine, text
 
-from opendpo.execution import engine as execution
 from opendpo.execution.runtime import Runtime
-from opendpo.rights.intake import submit_request
-from opendpo.rights.letters import LetterContext
 from opendpo.rights.records import Request
 from opendpo.tasks.queue import StepQueue, make_huey
 from opendpo.tasks.worker import Worker
@@ -37,23 +34,7 @@ def queue(runtime: Runtime, tmp_path: Path) -> Iterator[StepQueue]:
 
 
 def plan_erasure(runtime: Runtime) -> tuple[str, list[int]]:
-    with runtime.session_factory() as session:
-        policy = runtime.policy(session)
-        request, _ = submit_request(
-            session=session,
-            keyring=runtime.keyring,
-            policy=policy,
-            kind="erasure",
-            identities=[("email", ALICE)],
-            details={},
-            channel="api",
-            actor=STAFF,
-            context=LetterContext(policy, runtime.links, runtime.settings.base_url),
-            verified_evidence="checked by the test",
-        )
-        ready = execution.start(session=session, runtime=runtime, request=request, actor=STAFF)
-        session.commit()
-        return request.id, [s.id for s in ready]
+    return plan_verified(runtime, "erasure", [("email", ALICE)])
 
 
 def wait_until_completed(runtime: Runtime, request_id: str, seconds: float = 30) -> Request:

@@ -12,15 +12,13 @@ from pathlib import Path
 import pytest
 from five_systems import ALICE, connections, write_policy
 from http_crm_server import CrmServer
-from running import STAFF, apply
+from running import apply, plan_verified
 from sqlalchemy import select
 
 from opendpo.execution import engine as execution
 from opendpo.execution.records import RequestStep
 from opendpo.execution.runtime import Runtime
 from opendpo.execution.steps import FIRST_BACKOFF_SECONDS, StepStatus
-from opendpo.rights.intake import submit_request
-from opendpo.rights.letters import LetterContext
 from opendpo.rights.records import Request, RequestEvent
 from opendpo.security.audit import as_utc
 
@@ -35,23 +33,8 @@ def crm(runtime: Runtime, tmp_path: Path) -> Iterator[CrmServer]:
 
 def started(runtime: Runtime) -> tuple[str, int]:
     """A verified access request for Alice, planned; (request id, its first step's id)."""
-    with runtime.session_factory() as session:
-        policy = runtime.policy(session)
-        request, _ = submit_request(
-            session=session,
-            keyring=runtime.keyring,
-            policy=policy,
-            kind="access",
-            identities=[("email", ALICE)],
-            details={},
-            channel="api",
-            actor=STAFF,
-            context=LetterContext(policy, runtime.links, runtime.settings.base_url),
-            verified_evidence="checked by the test",
-        )
-        ready = execution.start(session=session, runtime=runtime, request=request, actor=STAFF)
-        session.commit()
-        return request.id, ready[0].id
+    request_id, ready = plan_verified(runtime, "access", [("email", ALICE)])
+    return request_id, ready[0]
 
 
 def step_of(runtime: Runtime, step_id: int) -> RequestStep:

@@ -22,16 +22,13 @@ from typing import Any, TypeVar
 
 import pytest
 from five_systems import ALICE, BOB, seed_shop, write_policy
-from running import STAFF, apply
+from running import apply, plan_verified
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import Connection
 
 from opendpo.consent.suppression import Suppression
-from opendpo.execution import engine as execution
 from opendpo.execution.records import RequestStep
 from opendpo.execution.runtime import Runtime
-from opendpo.rights.intake import submit_request
-from opendpo.rights.letters import LetterContext
 from opendpo.rights.records import Request, RequestEvent
 from opendpo.settings import Settings
 from opendpo.tasks.queue import StepQueue, make_huey
@@ -147,23 +144,7 @@ def wait_for(what: str, check: Callable[[], T | None], workers: Workers, seconds
 
 
 def submit_erasure(runtime: Runtime, settings: Settings) -> str:
-    with runtime.session_factory() as session:
-        policy = runtime.policy(session)
-        request, _ = submit_request(
-            session=session,
-            keyring=runtime.keyring,
-            policy=policy,
-            kind="erasure",
-            identities=[("email", ALICE)],
-            details={},
-            channel="api",
-            actor=STAFF,
-            context=LetterContext(policy, runtime.links, settings.base_url),
-            verified_evidence="checked by the test",
-        )
-        ready = execution.start(session=session, runtime=runtime, request=request, actor=STAFF)
-        session.commit()
-        request_id, ready_ids = request.id, [s.id for s in ready]
+    request_id, ready_ids = plan_verified(runtime, "erasure", [("email", ALICE)])
     queue = StepQueue(make_huey(settings), lambda: runtime)
     queue.hand_out(ready_ids)
     return request_id
