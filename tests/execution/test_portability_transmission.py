@@ -148,6 +148,7 @@ def test_a_plain_http_destination_is_refused_and_the_person_still_gets_the_downl
     ]
     assert steps[2].attempts == 1  # nothing to retry: the address itself is wrong
     assert "must be an https:// address" in steps[2].summary["error"]
+    assert steps[2].error == steps[2].summary["error"]
     assert request.status == "completed"
     letter = letter_to_person(runtime)
     assert "/privacy/downloads/" in letter and "that was not possible" in letter

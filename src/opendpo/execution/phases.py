@@ -154,7 +154,12 @@ def record(
         "summary": outcome.summary,
         "lease_owner": None,
         "lease_expires_at": None,
-        "error": None,
+        # A step that ends failed keeps its reason where staff look for it.
+        "error": (
+            str(outcome.summary.get("error") or outcome.message)[:1000]
+            if outcome.status is StepStatus.FAILED
+            else None
+        ),
     }
     if done:
         values["finished_at"] = now
