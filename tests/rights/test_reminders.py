@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from opendpo.mail.sender import Mailer, MailNotSent, outbox_messages
 from opendpo.policy.model.document import PolicyDocument
 from opendpo.policy.versions import apply_policy
-from opendpo.rights import workflow
+from opendpo.rights import clock, workflow
 from opendpo.rights.intake import submit_request
 from opendpo.rights.letters import LetterContext
 from opendpo.rights.records import Request, RequestEvent, RequestReminder
@@ -135,7 +135,7 @@ def test_the_assignee_is_reminded_and_a_new_due_date_brings_a_new_reminder(
     assert send_reminders(session=session, mailer=mailer, base_url=BASE, now=first) == 1
     assert [m["To"] for m in mail(mailer)] == ["sam@connect-ib.example"]
     request = session.get_one(Request, request.id)
-    workflow.extend(session=session, request=request, actor=STAFF, months=1, reason="complex",
+    clock.extend(session=session, request=request, actor=STAFF, months=1, reason="complex",
                     context=letters, now=first)  # fmt: skip
     session.commit()
     assert request.due_on == dt.date(2026, 11, 3)
@@ -157,7 +157,7 @@ def test_a_paused_or_closed_request_is_not_reminded(
     dpo: str,
 ) -> None:
     paused = new_request(session, keyring, policy, letters)
-    workflow.pause(session=session, request=paused, actor=STAFF, question="Which account?",
+    clock.pause(session=session, request=paused, actor=STAFF, question="Which account?",
                    context=letters, now=RECEIVED)  # fmt: skip
     closed = new_request(session, keyring, policy, letters)
     workflow.cancel(session=session, request=closed, actor=STAFF, reason="dup", context=None)

@@ -15,7 +15,7 @@ from consent_forms import Open, body, connect_ib, form_token, mails, opener, sub
 from sqlalchemy import Engine, select, update
 
 from opendpo.policy.model.document import PolicyDocument
-from opendpo.rights import workflow
+from opendpo.rights import clock, workflow
 from opendpo.rights.calendar import due, local_date
 from opendpo.rights.letters import LetterContext
 from opendpo.rights.records import Request, RequestIdentity
@@ -314,7 +314,7 @@ async def test_the_answer_and_the_right_to_complain_are_shown_once_refused(
                 LinkSigner(settings.secret_key.get_secret_value()),
                 settings.base_url,
             )
-            workflow.extend(
+            clock.extend(
                 session=session,
                 request=request,
                 actor=Actor(ActorKind.STAFF, id="dpo"),

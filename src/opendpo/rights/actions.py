@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from opendpo.rights import verification, workflow
+from opendpo.rights import clock, verification, workflow
 from opendpo.rights.letters import Letter, LetterContext
 from opendpo.rights.records import Request
 from opendpo.security.audit import Actor
@@ -101,7 +101,7 @@ def _await(
 def _extend(
     session: Session, request: Request, actor: Actor, context: LetterContext, fields: Fields
 ) -> list[Letter]:
-    return workflow.extend(
+    return clock.extend(
         session=session,
         request=request,
         actor=actor,
@@ -114,7 +114,7 @@ def _extend(
 def _pause(
     session: Session, request: Request, actor: Actor, context: LetterContext, fields: Fields
 ) -> list[Letter]:
-    return workflow.pause(
+    return clock.pause(
         session=session, request=request, actor=actor, question=fields.question, context=context
     )
 
@@ -122,7 +122,7 @@ def _pause(
 def _resume(
     session: Session, request: Request, actor: Actor, context: LetterContext, fields: Fields
 ) -> list[Letter]:
-    return workflow.resume(session=session, request=request, actor=actor, note=fields.note)
+    return clock.resume(session=session, request=request, actor=actor, note=fields.note)
 
 
 def _refuse(

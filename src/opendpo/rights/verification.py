@@ -17,11 +17,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from opendpo.errors import DomainError, InvalidValue
+from opendpo.rights.clock import start_clock
 from opendpo.rights.kinds import CLOSED, RequestKind, RequestStatus
 from opendpo.rights.letters import Letter, LetterContext, render
 from opendpo.rights.records import Request, RequestIdentity
 from opendpo.rights.timeline import add_event
-from opendpo.rights.workflow import contact_email, move, start_clock
+from opendpo.rights.workflow import contact_email, move
 from opendpo.security.audit import Actor, as_utc
 from opendpo.security.keyring import Keyring
 from opendpo.subjects.identities import IdentityKind

@@ -13,16 +13,14 @@ import datetime as dt
 from sqlalchemy.orm import Session
 
 from opendpo.errors import DomainError, InvalidValue
-from opendpo.rights import calendar
 from opendpo.rights.kinds import (
     CLOSED,
     TRANSITIONS,
     RefusalReason,
-    RequestKind,
     RequestStatus,
 )
 from opendpo.rights.letters import Letter, LetterContext, render
-from opendpo.rights.records import Request, RequestPause, StatusCallback
+from opendpo.rights.records import Request, StatusCallback
 from opendpo.rights.timeline import add_event
 from opendpo.security.audit import Actor
 from opendpo.security.staff import StaffUser
@@ -47,7 +45,7 @@ def _now(now: dt.datetime | None) -> dt.datetime:
     return now or dt.datetime.now(dt.UTC)
 
 
-def _text(field: str, value: str, *, required: bool = True) -> str:
+def checked_text(field: str, value: str, *, required: bool = True) -> str:
     value = value.strip()
     if required and not value:
         raise InvalidValue(field, "must not be empty")
@@ -108,42 +106,6 @@ def move(
     )
 
 
-def refresh_deadline(request: Request, *, today: dt.date | None = None) -> None:
-    """Recompute the due date from the clock start, pauses and extension (rights.calendar)."""
-    if request.clock_starts_on is None:
-        request.due_on = request.original_due_on = None
-        return
-    pauses = [calendar.Pause(p.started_on, p.ended_on) for p in request.pauses]
-    deadline = calendar.due(
-        kind=request.kind,
-        starts=request.clock_starts_on,
-        extended_months=request.extended_months,
-        pauses=pauses
-        if calendar.rule_for(request.kind) is not calendar.DeadlineRule.THIRTY_DAYS
-        else (),
-        today=today,
-    )
-    request.due_on = deadline.due
-    request.original_due_on = deadline.original_due
-
-
-def start_clock(request: Request, *, verified_at: dt.datetime) -> None:
-    """The clock starts at the latest of receipt, proof of identity and authority (ICO).
-
-    A complaint's 30 days run from receipt: acknowledging it needs no proof of identity.
-    """
-    received = calendar.local_date(request.received_at)
-    if request.kind == RequestKind.COMPLAINT.value:
-        request.clock_starts_on = received
-    else:
-        request.clock_starts_on = calendar.clock_start(
-            received=received,
-            identity_verified=calendar.local_date(verified_at),
-            authority=request.authority_on,
-        )
-    refresh_deadline(request)
-
-
 def begin(
     *, session: Session, request: Request, actor: Actor, now: dt.datetime | None = None
 ) -> list[Letter]:
@@ -160,7 +122,7 @@ def await_action(
     now: dt.datetime | None = None,
 ) -> list[Letter]:
     """Waiting on a step (a supplier, another team); the clock keeps running."""
-    waiting_for = _text("waiting_for", waiting_for)
+    waiting_for = checked_text("waiting_for", waiting_for)
     move(
         session=session,
         request=request,
@@ -183,9 +145,9 @@ def complete(
     now: dt.datetime | None = None,
 ) -> list[Letter]:
     """Done: `response` is the letter's body, which the person can read again online."""
-    request.response = _text("response", response)
+    request.response = checked_text("response", response)
     move(session=session, request=request, to=RequestStatus.COMPLETED, actor=actor, now=now)
-    return _letter(request, "completion", context, response=request.response)
+    return letter_to_person(request, "completion", context, response=request.response)
 
 
 def refuse(
@@ -204,7 +166,7 @@ def refuse(
     except ValueError:
         choices = ", ".join(r.value for r in RefusalReason)
         raise InvalidValue("reason", f"'{reason}' is not a refusal reason ({choices})") from None
-    explanation = _text("explanation", explanation)
+    explanation = checked_text("explanation", explanation)
     request.refusal_reason = chosen.value
     request.response = explanation
     move(
@@ -215,7 +177,7 @@ def refuse(
         message=explanation,
         now=now,
     )
-    return _letter(request, "refusal", context, explanation=explanation)
+    return letter_to_person(request, "refusal", context, explanation=explanation)
 
 
 def cancel(
@@ -229,7 +191,7 @@ def cancel(
 ) -> list[Letter]:
     """Withdrawn by the person, or closed by staff (e.g. a duplicate); `context` None: no letter
     (a request never verified has no confirmed address to write to)."""
-    reason = _text("reason", reason)
+    reason = checked_text("reason", reason)
     move(
         session=session,
         request=request,
@@ -240,118 +202,7 @@ def cancel(
     )
     if context is None or not any(i.verified_at for i in request.identities):
         return []
-    return _letter(request, "cancellation", context, reason=reason)
-
-
-def extend(
-    *,
-    session: Session,
-    request: Request,
-    actor: Actor,
-    months: int,
-    reason: str,
-    context: LetterContext,
-    now: dt.datetime | None = None,
-) -> list[Letter]:
-    """Extend by up to two further months in all; only within the first month, with reasons."""
-    moment = _now(now)
-    _require_open(request)
-    if request.original_due_on is None:
-        raise InvalidValue("months", "the clock has not started: confirm the identity first")
-    if calendar.rule_for(request.kind) is not calendar.DeadlineRule.ONE_MONTH:
-        raise InvalidValue("months", "only requests with a one-month deadline can be extended")
-    total = request.extended_months + months
-    if months < 1 or total > calendar.MAX_EXTENSION_MONTHS:
-        raise InvalidValue(
-            "months",
-            f"may add 1 or 2 months in all (already extended by {request.extended_months})",
-        )
-    if calendar.local_date(moment) > request.original_due_on:
-        raise InvalidValue(
-            "months", "the person must be told of an extension within the first month"
-        )
-    request.extended_months = total
-    request.extension_reason = _text("reason", reason)
-    request.extension_told_at = moment
-    request.updated_at = moment
-    refresh_deadline(request, today=calendar.local_date(moment))
-    add_event(
-        session=session,
-        request=request,
-        actor=actor,
-        kind="extended",
-        message=request.extension_reason,
-        data={"months": months, "due_on": str(request.due_on)},
-        public=True,
-        now=moment,
-    )
-    return _letter(request, "extension", context, reason=request.extension_reason)
-
-
-def pause(
-    *,
-    session: Session,
-    request: Request,
-    actor: Actor,
-    question: str,
-    context: LetterContext,
-    now: dt.datetime | None = None,
-) -> list[Letter]:
-    """Stop the clock while waiting for a clarification we genuinely need (Art 12A)."""
-    moment = _now(now)
-    _require_open(request)
-    if request.kind == RequestKind.COMPLAINT.value:
-        raise InvalidValue("question", "the complaint acknowledgement clock cannot be stopped")
-    if any(p.ended_on is None for p in request.pauses):
-        raise InvalidValue("question", "the clock is already stopped for a clarification")
-    question = _text("question", question)
-    today = calendar.local_date(moment)
-    held = RequestPause(request_id=request.id, started_on=today, reason=question)
-    session.add(held)
-    request.pauses.append(held)
-    request.updated_at = moment
-    refresh_deadline(request, today=today)
-    add_event(
-        session=session,
-        request=request,
-        actor=actor,
-        kind="paused",
-        message=question,
-        public=True,
-        now=moment,
-    )
-    return _letter(request, "clarification", context, question=question)
-
-
-def resume(
-    *,
-    session: Session,
-    request: Request,
-    actor: Actor,
-    note: str = "",
-    now: dt.datetime | None = None,
-) -> list[Letter]:
-    """The person replied: the clock runs again, the due date later by the days it stood."""
-    moment = _now(now)
-    open_pauses = [p for p in request.pauses if p.ended_on is None]
-    if not open_pauses:
-        raise InvalidValue("note", "the clock is not stopped")
-    today = calendar.local_date(moment)
-    for held in open_pauses:
-        held.ended_on = max(today, held.started_on)
-    request.updated_at = moment
-    refresh_deadline(request, today=today)
-    add_event(
-        session=session,
-        request=request,
-        actor=actor,
-        kind="resumed",
-        message=_text("note", note, required=False) or None,
-        data={"due_on": str(request.due_on)},
-        public=True,
-        now=moment,
-    )
-    return []
+    return letter_to_person(request, "cancellation", context, reason=reason)
 
 
 def assign(
@@ -389,18 +240,20 @@ def add_note(
         request=request,
         actor=actor,
         kind="note",
-        message=_text("note", note),
+        message=checked_text("note", note),
         now=moment,
     )
     request.updated_at = moment
 
 
-def _require_open(request: Request) -> None:
+def require_open(request: Request) -> None:
     if RequestStatus(request.status) in CLOSED:
         raise InvalidValue("status", f"request {request.reference} is {request.status}")
 
 
-def _letter(request: Request, template: str, context: LetterContext, **extra: str) -> list[Letter]:
+def letter_to_person(
+    request: Request, template: str, context: LetterContext, **extra: str
+) -> list[Letter]:
     to = contact_email(request)
     if to is None:  # logged by phone or post with no email: staff write by the same route
         return []

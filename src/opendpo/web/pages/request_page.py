@@ -162,7 +162,7 @@ def assignable_staff(session: Session) -> list[StaffUser]:
 
 
 def can_extend(request: RightsRequest, day: dt.date) -> bool:
-    """Whether an extension may still be given (rights.workflow.extend says why not)."""
+    """Whether an extension may still be given (rights.clock.extend says why not)."""
     return (
         RequestStatus(request.status) not in CLOSED
         and request.original_due_on is not None
