@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+from contextlib import AbstractContextManager
 import datetime as dt
 import multiprocessing
 import random
@@ -114,6 +115,9 @@ class TimedConnector:
                 return
             clock.seconds += time.perf_counter() - started
             yield row
+
+    def reading(self) -> AbstractContextManager[None]:
+        return self._inner.reading()
 
     def apply(self, changes: Sequence[Change]) -> Applied:
         started = time.perf_counter()

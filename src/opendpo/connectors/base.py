@@ -13,6 +13,7 @@ twice leaves the system as running it once: steps are retried after crashes.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -166,6 +167,11 @@ class Connector(Protocol):
         Streams: a person with a million rows must not be held in memory. Values the system
         cannot hold (a string for an integer column) simply match nothing.
         """
+        ...
+
+    def reading(self) -> AbstractContextManager[None]:
+        """A scope whose finds share one connection (SQL: one checkout and one transaction
+        for all of a dataset's collections, instead of one per collection)."""
         ...
 
     def apply(self, changes: Sequence[Change]) -> Applied:

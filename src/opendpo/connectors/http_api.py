@@ -24,6 +24,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from types import TracebackType
 from typing import Any, Literal
 
@@ -94,6 +95,9 @@ class HttpConnector:
 
     def close(self) -> None:
         self._api.close()
+
+    def reading(self) -> AbstractContextManager[None]:
+        return nullcontext()  # each look-up is its own request: nothing to share
 
     def check(self) -> str:
         base_url = self._config.base_url

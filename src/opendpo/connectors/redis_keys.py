@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Literal, cast
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -201,6 +202,9 @@ class RedisConnector:
         except ValueError as exc:
             raise ConnectorError(name, f"url: {self._scrub(str(exc))}", retryable=False) from None
         self._reader = Reader(name, self._client)
+
+    def reading(self) -> AbstractContextManager[None]:
+        return nullcontext()  # each look-up is its own request: nothing to share
 
     def check(self) -> str:
         try:

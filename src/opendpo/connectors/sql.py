@@ -12,7 +12,7 @@ import logging
 import threading
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
@@ -95,6 +95,8 @@ class SqlConnector:
         self._engine: Engine | None = None
         self._password: str | None = None
         self._tables: dict[str, Table] = {}
+        # The connection a thread's `reading()` scope holds, for its finds to share.
+        self._reading = threading.local()
 
     # -- the engine and what it knows about tables ---------------------------------------
 
@@ -209,6 +211,21 @@ class SqlConnector:
     def find(self, collection: CollectionSpec, where: Mapping[str, Sequence[Any]]) -> Iterator[Row]:
         return self._stream(collection, {path: list(values) for path, values in where.items()})
 
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        # A checkout costs a ping and, on return, a rollback: two round trips, as many as
+        # the look-up itself. A dataset's collections share one.
+        if getattr(self._reading, "connection", None) is not None:
+            yield  # nested: the outer scope's connection serves
+            return
+        engine = self._open()
+        with self._errors("connecting"), engine.connect() as connection:
+            self._reading.connection = connection
+            try:
+                yield
+            finally:
+                self._reading.connection = None
+
     def apply(self, changes: Sequence[Change]) -> Applied:
         if not changes:
             return Applied(changed={})
@@ -241,7 +258,8 @@ class SqlConnector:
             found = lookups(self.name, table, collection, where, dialect=engine.dialect.name)
             if not found:
                 return
-            with engine.connect() as connection:
+            held: Connection | None = getattr(self._reading, "connection", None)
+            with nullcontext(held) if held is not None else engine.connect() as connection:
                 # Known once connected: the version of the server (or SQLite library).
                 version = connection.dialect.server_version_info or ()
                 limit = VALUES_PER_STATEMENT

@@ -31,7 +31,7 @@ from opendpo.execution.masking import (
 from opendpo.execution.outcome import Heartbeat, Outcome
 from opendpo.execution.planning import Phase
 from opendpo.execution.records import RequestStep
-from opendpo.execution.rowstore import read_rows
+from opendpo.execution.rowstore import FoundRows
 from opendpo.execution.runtime import Runtime
 from opendpo.execution.steps import StepStatus
 from opendpo.execution.systems import bindings
@@ -103,13 +103,14 @@ def run(
     attempt = int(found.summary.get("attempt", found.attempts))
     found_id = found.id
 
+    reader = FoundRows(
+        session=session,
+        session_factory=runtime.session_factory,
+        steps=[(found_id, attempt, sum(found.summary.get("rows", {}).values()))],
+    )
+
     def rows_of(collection: str) -> Iterable[Row]:
-        return read_rows(
-            session_factory=runtime.session_factory,
-            step_id=found_id,
-            attempt=attempt,
-            collection=collection,
-        )
+        return reader.rows(step_id=found_id, attempt=attempt, collection=collection)
 
     planned_changes = plan_changes(
         phase=Phase(step.phase),

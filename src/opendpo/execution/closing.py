@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Sequence
+from functools import partial
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from opendpo.connectors.base import CollectionSpec, Row
 from opendpo.execution import finishing
 from opendpo.execution.files import open_writer, remove_files
 from opendpo.execution.outcome import Heartbeat, Outcome
@@ -27,7 +26,7 @@ from opendpo.execution.planning import Phase
 from opendpo.execution.records import RequestStep, StoredFile
 from opendpo.execution.report import build_report
 from opendpo.execution.report_facts import FoundCollection, RequestFacts
-from opendpo.execution.rowstore import read_rows
+from opendpo.execution.rowstore import FoundRows
 from opendpo.execution.runtime import Runtime
 from opendpo.execution.steps import StepStatus
 from opendpo.execution.systems import SystemBinding, bindings
@@ -55,9 +54,10 @@ def run(
     runtime: Runtime, session: Session, request: Request, step: RequestStep, heartbeat: Heartbeat
 ) -> Outcome:
     # An earlier attempt may have left a file behind: it never reached anyone.
-    stale = list(session.scalars(select(StoredFile.id).where(StoredFile.step_id == step.id)))
-    if stale:
-        remove_files(runtime.session_factory, stale)
+    if step.attempts > 1:
+        stale = list(session.scalars(select(StoredFile.id).where(StoredFile.step_id == step.id)))
+        if stale:
+            remove_files(runtime.session_factory, stale)
     if Phase(step.phase) is Phase.FINISH:
         return finishing.run(runtime, session, request, step)
     return _package(runtime, session, request, step, heartbeat)
@@ -78,7 +78,7 @@ def found_steps(session: Session, request: Request) -> list[RequestStep]:
 
 
 def _sections(
-    runtime: Runtime,
+    reader: FoundRows,
     systems: Sequence[SystemBinding],
     steps: Sequence[RequestStep],
     fields: dict[str, tuple[str, ...]],
@@ -91,7 +91,7 @@ def _sections(
         if system is None:
             continue
         counts: dict[str, int] = step.summary.get("rows", {})
-        attempt = int(step.summary.get("attempt", step.attempts))
+        attempt = _attempt(step)
         for collection in system.collections:
             rows = counts.get(collection.key, 0)
             if not rows:
@@ -115,22 +115,17 @@ def _sections(
                     system_name=system.name,
                     collection=collection,
                     fields=fields[collection.key],
-                    rows=_reader(runtime, step.id, attempt, collection),
+                    rows=partial(
+                        reader.rows, step_id=step.id, attempt=attempt, collection=collection.key
+                    ),
                 )
             )
     return sections, found
 
 
-def _reader(runtime: Runtime, step_id: int, attempt: int, collection: CollectionSpec) -> Any:
-    def rows() -> Iterator[Row]:
-        return read_rows(
-            session_factory=runtime.session_factory,
-            step_id=step_id,
-            attempt=attempt,
-            collection=collection.key,
-        )
-
-    return rows
+def _attempt(step: RequestStep) -> int:
+    """The attempt whose rows a finished step keeps."""
+    return int(step.summary.get("attempt", step.attempts))
 
 
 def _package(
@@ -153,7 +148,12 @@ def _package(
         covered=ALL_PERSONAL,
         kind=kind,
     )
-    sections, found = _sections(runtime, systems, steps, fields)
+    reader = FoundRows(
+        session=session,
+        session_factory=runtime.session_factory,
+        steps=[(s.id, _attempt(s), sum(s.summary.get("rows", {}).values())) for s in steps],
+    )
+    sections, found = _sections(reader, systems, steps, fields)
     facts = RequestFacts(
         reference=request.reference,
         received_at=request.received_at,
@@ -164,6 +164,7 @@ def _package(
     expires = now + dt.timedelta(days=runtime.settings.package_days)
     writer = open_writer(
         session_factory=runtime.session_factory,
+        session=session,
         request_id=request.id,
         purpose=f"{kind}_package",
         name=f"{request.reference}.zip",

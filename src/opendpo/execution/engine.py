@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, lazyload
 
 from opendpo.connectors.base import ConnectorError
 from opendpo.errors import DomainError
-from opendpo.execution import phases
+from opendpo.execution import chain, phases
 from opendpo.execution.planning import Phase, make_plan
 from opendpo.execution.records import RequestStep
 from opendpo.execution.runtime import Runtime
@@ -124,8 +124,13 @@ def start(
 
 
 def run_step(runtime: Runtime, step_id: int) -> list[int]:
-    """Run one step if it can be claimed; the ids of the steps that became ready after it."""
-    with runtime.session_factory() as session:
+    """Run one step if it can be claimed, then (see execution.chain) each step after it that it
+    made ready first; the ids of the ready steps left for others to run."""
+    # One connection for the whole chain: each checkout costs a ping and a reset.
+    with (
+        runtime.engine.connect() as connection,
+        runtime.session_factory(bind=connection) as session,
+    ):
         now = dt.datetime.now(dt.UTC)
         step = claim(
             session=session, step_id=step_id, owner=runtime.owner, lease=runtime.lease, now=now
@@ -145,36 +150,54 @@ def run_step(runtime: Runtime, step_id: int) -> list[int]:
             _settle(session, step, StepStatus.CANCELLED, f"the request is {request.status}")
             session.commit()
             return []
-        try:
-            outcome = phases.run(runtime, session, request, step)
-        except ConnectorError as exc:
-            session.rollback()
-            _failed(session, runtime, step, exc.message, retry=exc.retryable, wait=exc.retry_after)
-            return []
-        except DomainError as exc:
-            session.rollback()
-            _failed(session, runtime, step, exc.message, retry=False)
-            return []
-        except Exception:  # a bug or an unforeseen failure: keep the step for retry
-            logger.exception("step %s of request %s failed", step.seq, step.request_id)
-            session.rollback()
-            _failed(
-                session, runtime, step, "an unexpected error (see the worker's log)", retry=True
-            )
-            return []
-        if outcome is None:  # lost the lease part way: whoever took over finishes
-            session.rollback()
-            return []
-        session.commit()
-        if outcome.letters:
-            deliver(
-                session=session,
-                mailer=runtime.mailer,
-                request=request,
-                sent=outcome.letters,
-                actor=ENGINE,
-            )
-        return _after(session, runtime, step.request_id)
+        chain.begin(session)
+        left: list[int] = []
+        taken: RequestStep | None = step
+        while taken is not None:
+            ready, taken = _run_claimed(runtime, session, request, taken)
+            left = [i for i in [*left, *ready] if taken is None or i != taken.id]
+        return list(dict.fromkeys(left))
+
+
+def _run_claimed(
+    runtime: Runtime, session: Session, request: Request, step: RequestStep
+) -> tuple[list[int], RequestStep | None]:
+    """Run a claimed step; (ready steps, the one of them claimed to run next in this chain)."""
+    try:
+        outcome = phases.run(runtime, session, request, step)
+    except ConnectorError as exc:
+        session.rollback()
+        _failed(session, runtime, step, exc.message, retry=exc.retryable, wait=exc.retry_after)
+        return [], None
+    except DomainError as exc:
+        session.rollback()
+        _failed(session, runtime, step, exc.message, retry=False)
+        return [], None
+    except Exception:  # a bug or an unforeseen failure: keep the step for retry
+        logger.exception("step %s of request %s failed", step.seq, step.request_id)
+        session.rollback()
+        _failed(session, runtime, step, "an unexpected error (see the worker's log)", retry=True)
+        return [], None
+    if outcome is None:  # lost the lease part way: whoever took over finishes
+        session.rollback()
+        return [], None
+    steps = chain.ready_now(session, step.request_id)
+    ready = [s.id for s in ready_steps(steps)]
+    taken = None
+    if ready and not outcome.letters:
+        now = dt.datetime.now(dt.UTC)
+        taken = chain.claim_next(
+            session, step_id=ready[0], owner=runtime.owner, lease=runtime.lease, now=now
+        )
+    session.commit()
+    if outcome.letters:
+        deliver(
+            session=session, mailer=runtime.mailer, request=request, sent=outcome.letters,
+            actor=ENGINE,
+        )  # fmt: skip
+    if taken is None:
+        _await_if_waiting(session, request.id, steps, ready)
+    return ready, taken
 
 
 def _failed(
@@ -237,25 +260,17 @@ def _settle(
     step.error = error
 
 
-def _after(session: Session, runtime: Runtime, request_id: str) -> list[int]:
-    # Fresh from the store: the step just run was recorded by an UPDATE, past this session's
-    # copies (which are not expired on commit).
-    steps = list(
-        session.scalars(
-            select(RequestStep)
-            .where(RequestStep.request_id == request_id)
-            .execution_options(populate_existing=True)
-        )
-    )
-    ready = [s.id for s in ready_steps(steps)]
-    # A pending step blocked behind a waiting one (the closing step) is not work in hand.
+def _await_if_waiting(
+    session: Session, request_id: str, steps: Sequence[RequestStep], ready: Sequence[int]
+) -> None:
+    """Only a person can move the request on now (steps wait on them, none can run): the
+    queue shows it as waiting."""
     busy = bool(ready) or any(s.status == StepStatus.RUNNING for s in steps)
     waiting = [s for s in steps if s.status == StepStatus.WAITING]
     if not waiting or busy:
-        return ready
+        return
     request = session.get(Request, request_id, populate_existing=True, options=LEAN)
     if request is not None and request.status == RequestStatus.IN_PROGRESS:
-        # Only a person can move it on now: the queue shows it as waiting.
         workflow.await_action(
             session=session,
             request=request,
@@ -265,7 +280,6 @@ def _after(session: Session, runtime: Runtime, request_id: str) -> list[int]:
             ),
         )
         session.commit()
-    return ready
 
 
 def retry_failed(*, session: Session, request: Request, actor: Actor) -> list[RequestStep]:
@@ -324,13 +338,17 @@ def drive(
             )
         ready = ready_steps(steps)
         now = dt.datetime.now(dt.UTC)
-        due = [s for s in ready if s.next_attempt_at is None or as_utc(s.next_attempt_at) <= now]
+        due = [s.id for s in ready if s.next_attempt_at is None or as_utc(s.next_attempt_at) <= now]
         if due:
-            for step in due:
-                run_step(runtime, step.id)
+            # Each step answers with the steps it made ready: run them straight on, without
+            # reading the plan again between steps.
+            while due:
+                step_id = due.pop(0)
+                made_ready = run_step(runtime, step_id)
+                due.extend(i for i in made_ready if i not in due)
                 if on_step is not None:
                     with runtime.session_factory() as session:
-                        refreshed = session.get(RequestStep, step.id)
+                        refreshed = session.get(RequestStep, step_id)
                         if refreshed is not None:
                             on_step(refreshed)
             continue

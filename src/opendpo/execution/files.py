@@ -73,11 +73,21 @@ class FileWriter:
     """
 
     def __init__(
-        self, session_factory: sessionmaker[Session], file_id: str, block_size: int
+        self,
+        session_factory: sessionmaker[Session],
+        file_id: str,
+        block_size: int,
+        *,
+        pending: StoredFile | None = None,
+        session: Session | None = None,
     ) -> None:
         self.file_id = file_id
         self._session_factory = session_factory
         self._block_size = block_size
+        # A file written for the caller's transaction: its row waits here until it is known
+        # whether the file fits in one block (then all goes into that transaction at close).
+        self._pending = pending
+        self._caller = session
         self._buffer = bytearray()
         self._seq = 0
         self._size = 0
@@ -129,6 +139,10 @@ class FileWriter:
             session.add(block)
         else:
             with self._session_factory() as own, own.begin():
+                if self._pending is not None:  # bigger than a block: written as it streams
+                    own.add(self._pending)
+                    own.flush()
+                    self._pending = None
                 own.add(block)
         self._seq += 1
         self._buffer.clear()
@@ -138,7 +152,22 @@ class FileWriter:
         if self._closed:
             return
         self._closed = True
+        if self._pending is not None and self._caller is not None:
+            # One block in all: the file and its block join the caller's transaction.
+            self._pending.size = self._size
+            self._pending.blocks = 1
+            self._pending.sha256 = self._digest.hexdigest()
+            self._pending.completed_at = dt.datetime.now(dt.UTC)
+            self._caller.add(self._pending)
+            self._caller.flush()  # the row before its block: the two have no ORM relationship
+            self._pending = None
+            self._store_block(last=True, session=self._caller)
+            return
         with self._session_factory() as session, session.begin():
+            if self._pending is not None:
+                session.add(self._pending)
+                session.flush()
+                self._pending = None
             done = session.execute(
                 update(StoredFile)
                 .where(StoredFile.id == self.file_id, StoredFile.completed_at.is_(None))
@@ -159,6 +188,8 @@ class FileWriter:
         """Remove the blocks written so far and the file's row."""
         self._closed = True
         self._buffer.clear()
+        if self._pending is not None:
+            return  # nothing was stored yet
         remove_files(self._session_factory, [self.file_id])
 
     def __enter__(self) -> FileWriter:
@@ -191,27 +222,34 @@ def open_writer(
     expires_at: dt.datetime | None = None,
     created_by: str | None = None,
     block_size: int = BLOCK_SIZE,
+    session: Session | None = None,
 ) -> FileWriter:
-    """A new, empty file of `request_id`; write to it and close it (or use `with`)."""
+    """A new, empty file of `request_id`; write to it and close it (or use `with`).
+
+    With `session`, a file that fits in one block is stored in that session's transaction
+    (committed with the caller's work, one round trip instead of two transactions); a larger
+    one is still stored block by block in transactions of its own.
+    """
     if block_size < 1:
         raise ValueError("block_size must be positive")
     file_id = str(uuid.uuid4())
-    with session_factory() as session, session.begin():
-        session.add(
-            StoredFile(
-                id=file_id,
-                request_id=request_id,
-                step_id=step_id,
-                purpose=purpose,
-                name=name,
-                content_type=content_type,
-                size=0,
-                blocks=0,
-                created_at=dt.datetime.now(dt.UTC),
-                expires_at=expires_at,
-                created_by=created_by,
-            )
-        )
+    row = StoredFile(
+        id=file_id,
+        request_id=request_id,
+        step_id=step_id,
+        purpose=purpose,
+        name=name,
+        content_type=content_type,
+        size=0,
+        blocks=0,
+        created_at=dt.datetime.now(dt.UTC),
+        expires_at=expires_at,
+        created_by=created_by,
+    )
+    if session is not None:
+        return FileWriter(session_factory, file_id, block_size, pending=row, session=session)
+    with session_factory() as own, own.begin():
+        own.add(row)
     return FileWriter(session_factory, file_id, block_size)
 
 

@@ -79,30 +79,31 @@ def find_dataset(
     nodes = traversal.nodes_of(dataset)
     # Fields whose values some later collection (here or in another dataset) is looked up by.
     wanted: dict[Node, set[str]] = {node: traversal.outgoing_fields(node) for node in nodes}
-    for node in nodes:
-        spec = traversal.collections[node]
-        where: dict[str, list[Any]] = {}
-        for identity, path in traversal.seeds.get(node, []):
-            values = identities.get(identity)
-            if values:
-                where.setdefault(path, []).extend(values)
-        for edge in traversal.incoming[node]:
-            values_in = carried.get(_edge_key(edge.source, edge.source_field))
-            if values_in:
-                where.setdefault(edge.target_field, []).extend(values_in)
-        count = 0
-        if where:
-            keep = wanted[node]
-            for row in connector.find(spec, {k: _unique(v) for k, v in where.items()}):
-                sink.add(spec.key, row)
-                count += 1
-                for path in keep:
-                    value = get_path(row, path)
-                    if value is not None:
-                        carried.setdefault(_edge_key(node, path), set()).add(_hashable(value))
-                if count % 10_000 == 0:
-                    heartbeat()
-        counts[spec.key] = count
+    with connector.reading():
+        for node in nodes:
+            spec = traversal.collections[node]
+            where: dict[str, list[Any]] = {}
+            for identity, path in traversal.seeds.get(node, []):
+                values = identities.get(identity)
+                if values:
+                    where.setdefault(path, []).extend(values)
+            for edge in traversal.incoming[node]:
+                values_in = carried.get(_edge_key(edge.source, edge.source_field))
+                if values_in:
+                    where.setdefault(edge.target_field, []).extend(values_in)
+            count = 0
+            if where:
+                keep = wanted[node]
+                for row in connector.find(spec, {k: _unique(v) for k, v in where.items()}):
+                    sink.add(spec.key, row)
+                    count += 1
+                    for path in keep:
+                        value = get_path(row, path)
+                        if value is not None:
+                            carried.setdefault(_edge_key(node, path), set()).add(_hashable(value))
+                    if count % 10_000 == 0:
+                        heartbeat()
+            counts[spec.key] = count
     outputs = {
         key: sorted(values, key=repr)
         for key, values in carried.items()

@@ -80,9 +80,9 @@ def run(runtime: Runtime, session: Session, request: Request, step: RequestStep)
         )
     notes = [note for note, _ in actions]
     report["opendpo"] = notes
-    # The report's blocks are written through their own sessions, so this step's session
-    # must not hold a write lock yet (SQLite allows one writer): store first, then act.
-    file_id = _store_report(runtime, request, step, report)
+    # A report larger than a block is written through sessions of its own, so this step's
+    # session must not hold a write lock yet (SQLite allows one writer): store first, then act.
+    file_id = _store_report(runtime, session, request, step, report)
     for _, act in actions:
         act()
     changed = sum(report["changed"].values())
@@ -136,10 +136,11 @@ def _report(request: Request, steps: list[RequestStep]) -> dict[str, Any]:
 
 
 def _store_report(
-    runtime: Runtime, request: Request, step: RequestStep, report: dict[str, Any]
+    runtime: Runtime, session: Session, request: Request, step: RequestStep, report: dict[str, Any]
 ) -> str:
     writer = open_writer(
         session_factory=runtime.session_factory,
+        session=session,
         request_id=request.id,
         purpose=f"{request.kind}_report",
         name=f"{request.reference}-{request.kind}-report.json",

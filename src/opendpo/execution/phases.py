@@ -13,9 +13,10 @@ from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from opendpo.errors import InvalidValue
-from opendpo.execution import changing, notices, person_steps, transmission
+from opendpo.execution import chain, changing, notices, person_steps, transmission
 from opendpo.execution import closing as closing_step
 from opendpo.execution.finding import find_dataset, identity_values
 from opendpo.execution.lease import LeaseKeeper
@@ -108,12 +109,18 @@ def _find(
     plan, systems = plan_for(runtime, session, request)
     system = next(s for s in systems if s.key == step.system)
     upstream: dict[str, Sequence[Any]] = {}
-    for earlier in session.scalars(
-        select(RequestStep).where(
-            RequestStep.request_id == request.id, RequestStep.seq.in_(step.depends_on)
-        )
-    ):
-        upstream.update(earlier.outputs or {})
+    shared = chain.cache(session)
+    handed = shared.setdefault("outputs", {}) if shared is not None else {}
+    unknown = [seq for seq in step.depends_on if seq not in handed]
+    if unknown:
+        for earlier in session.scalars(
+            select(RequestStep).where(
+                RequestStep.request_id == request.id, RequestStep.seq.in_(unknown)
+            )
+        ):
+            handed[earlier.seq] = earlier.outputs or {}
+    for seq in step.depends_on:
+        upstream.update(handed.get(seq, {}))
     sink = RowSink(
         session_factory=runtime.session_factory,
         step_id=step.id,
@@ -163,6 +170,8 @@ def record(
     }
     if done:
         values["finished_at"] = now
+    if outcome.outputs is not None:
+        values["outputs"] = outcome.outputs  # the column's type encrypts it, as in the ORM
     result = session.execute(
         update(RequestStep)
         .where(
@@ -176,9 +185,12 @@ def record(
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return False
     if outcome.outputs is not None:
-        # The encrypted column goes through the ORM so its type encrypts it.
-        step.outputs = outcome.outputs
-    discard_other_attempts(session=session, step_id=step.id, attempt=step.attempts)
+        set_committed_value(step, "outputs", outcome.outputs)
+        shared = chain.cache(session)
+        if shared is not None:  # for the chain's later steps, without reading them back
+            shared.setdefault("outputs", {})[step.seq] = outcome.outputs
+    if step.attempts > 1:  # rows an earlier, unfinished attempt left behind
+        discard_other_attempts(session=session, step_id=step.id, attempt=step.attempts)
     session.add_all(outcome.rows)
     add_event(
         session=session,

@@ -7,10 +7,10 @@ rows stream in, so memory stays bounded; rows of an attempt that did not finish 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from opendpo.connectors.base import Row
@@ -130,3 +130,36 @@ def read_rows(
             yield from rows
         if len(batches) < READ_BATCHES:
             return
+
+
+class FoundRows:
+    """Reads back the rows of finished find steps: a request's usual handful all at once, in
+    the caller's session (one round trip for every collection), a large result streamed."""
+
+    def __init__(
+        self,
+        *,
+        session: Session,
+        session_factory: sessionmaker[Session],
+        steps: Iterable[tuple[int, int, int]],  # (step id, attempt, rows it found)
+    ) -> None:
+        self._factory = session_factory
+        chosen = list(steps)
+        self._held: dict[tuple[int, int, str], list[Row]] | None = None
+        if sum(rows for _, _, rows in chosen) <= HELD_ROWS:
+            self._held = {}
+            wanted = [and_(StepRows.step_id == s, StepRows.attempt == a) for s, a, _ in chosen]
+            if wanted:
+                for step_id, attempt, collection, rows in session.execute(
+                    select(StepRows.step_id, StepRows.attempt, StepRows.collection, StepRows.rows)
+                    .where(or_(*wanted))
+                    .order_by(StepRows.step_id, StepRows.seq)
+                ):
+                    self._held.setdefault((step_id, attempt, collection), []).extend(rows)
+
+    def rows(self, *, step_id: int, attempt: int, collection: str) -> Iterator[Row]:
+        if self._held is not None:
+            return iter(self._held.get((step_id, attempt, collection), ()))
+        return read_rows(
+            session_factory=self._factory, step_id=step_id, attempt=attempt, collection=collection
+        )

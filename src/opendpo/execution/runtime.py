@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from opendpo.execution import chain
 from opendpo.execution.systems import ConnectorPool
 from opendpo.mail.sender import Mailer
 from opendpo.policy.model.document import PolicyDocument
@@ -42,14 +43,20 @@ class Runtime:
         """The policy in force, parsed once per version (parsing costs more than a step)."""
         from opendpo.errors import NoPolicyApplied
 
+        shared = chain.cache(session)
+        if shared is not None and "policy" in shared:
+            return shared["policy"]  # type: ignore[no-any-return]
         version = current_version(session=session)
         if version is None:
             raise NoPolicyApplied()
         held = self._policy
         if held is not None and held[0] == version.digest:
-            return held[1]
-        document = version.policy()
-        self._policy = (version.digest, document)
+            document = held[1]
+        else:
+            document = version.policy()
+            self._policy = (version.digest, document)
+        if shared is not None:
+            shared["policy"] = document
         return document
 
     def close(self) -> None:

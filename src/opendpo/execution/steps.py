@@ -14,6 +14,7 @@ from enum import StrEnum
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from opendpo.execution.records import RequestStep
 
@@ -40,6 +41,17 @@ def backoff(attempts: int) -> dt.timedelta:
     return dt.timedelta(seconds=seconds)
 
 
+def claimable(now: dt.datetime) -> ColumnElement[bool]:
+    """Due and unheld, or held by a lease that ran out."""
+    return or_(
+        and_(
+            RequestStep.status == StepStatus.PENDING,
+            or_(RequestStep.next_attempt_at.is_(None), RequestStep.next_attempt_at <= now),
+        ),
+        and_(RequestStep.status == StepStatus.RUNNING, RequestStep.lease_expires_at < now),
+    )
+
+
 def claim(
     *, session: Session, step_id: int, owner: str, lease: dt.timedelta, now: dt.datetime
 ) -> RequestStep | None:
@@ -47,16 +59,9 @@ def claim(
 
     Commits, so the claim is visible to every other worker before the work starts.
     """
-    claimable = or_(
-        and_(
-            RequestStep.status == StepStatus.PENDING,
-            or_(RequestStep.next_attempt_at.is_(None), RequestStep.next_attempt_at <= now),
-        ),
-        and_(RequestStep.status == StepStatus.RUNNING, RequestStep.lease_expires_at < now),
-    )
-    result = session.execute(
+    taking = (
         update(RequestStep)
-        .where(RequestStep.id == step_id, claimable)
+        .where(RequestStep.id == step_id, claimable(now))
         .values(
             status=StepStatus.RUNNING,
             lease_owner=owner,
@@ -67,11 +72,17 @@ def claim(
         )
         .execution_options(synchronize_session=False)
     )
+    bind = session.get_bind()
+    if bind.dialect.update_returning:
+        # The claim and the step in one round trip.
+        step = session.scalars(taking.returning(RequestStep)).one_or_none()
+        session.commit()
+        return step
+    result = session.execute(taking)
     session.commit()
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return None
-    step = session.get(RequestStep, step_id, populate_existing=True)
-    return step
+    return session.get(RequestStep, step_id, populate_existing=True)
 
 
 def renew(*, session: Session, step_id: int, owner: str, lease: dt.timedelta) -> bool:

@@ -26,6 +26,7 @@ from opendpo.connectors.base import CollectionSpec, Connector, dataset_specs
 from opendpo.connectors.manual import ManualConnection
 from opendpo.connectors.registry import is_automatic, open_connector, parse_connection
 from opendpo.errors import InvalidValue, NotFound
+from opendpo.execution import chain
 from opendpo.execution.records import ConnectedSystem
 from opendpo.policy.model.document import PolicyDocument
 
@@ -70,6 +71,18 @@ def _secrets(config: BaseModel) -> dict[str, Any]:
 
 def bindings(*, session: Session, policy: PolicyDocument) -> list[SystemBinding]:
     """Every system: the policy's, then those only connected with `systems add`."""
+    shared = chain.cache(session)
+    if shared is not None:
+        held = shared.get("bindings")
+        if held is not None and held[0] is policy:
+            return list(held[1])
+    found = _bindings(session=session, policy=policy)
+    if shared is not None:
+        shared["bindings"] = (policy, tuple(found))
+    return found
+
+
+def _bindings(*, session: Session, policy: PolicyDocument) -> list[SystemBinding]:
     stored = {s.key: s for s in session.scalars(select(ConnectedSystem))}
     by_key = {d.fides_key: d for d in policy.dataset}
     found: list[SystemBinding] = []
