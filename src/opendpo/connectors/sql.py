@@ -95,6 +95,7 @@ class SqlConnector:
         self._engine: Engine | None = None
         self._password: str | None = None
         self._tables: dict[str, Table] = {}
+        self._statements: dict[Any, Any] = {}  # look-ups built once (sql_find.stream_rows)
         # The connection a thread's `reading()` scope holds, for its finds to share.
         self._reading = threading.local()
 
@@ -195,6 +196,7 @@ class SqlConnector:
             with self._lock:
                 # Learn the tables afresh: check() is how a changed schema gets noticed.
                 self._tables.clear()
+                self._statements.clear()
                 for collection in self._collections:
                     table = self._reflect(connection, collection.name)
                     if table is None:
@@ -248,6 +250,7 @@ class SqlConnector:
                 self._engine.dispose()
             self._engine = None
             self._tables.clear()
+            self._statements.clear()
 
     # -- reading -------------------------------------------------------------------------
 
@@ -266,5 +269,10 @@ class SqlConnector:
                 if connection.dialect.name == "sqlite" and version < (3, 32):
                     limit = _OLD_SQLITE_VALUES
                 yield from stream_rows(
-                    connection, table, collection, found, values_per_statement=limit
+                    connection,
+                    table,
+                    collection,
+                    found,
+                    values_per_statement=limit,
+                    statements=self._statements,
                 )

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Select, Table, func, or_, select
+from sqlalchemy import Connection, Select, Table, bindparam, func, or_, select
 from sqlalchemy.sql import sqltypes
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -115,8 +115,14 @@ def stream_rows(
     found: Sequence[Lookup],
     *,
     values_per_statement: int,
+    statements: dict[Any, tuple[Select[Any], Select[Any]]],
 ) -> Iterator[Row]:
-    """Rows matching any lookup, each once, fetched FETCH_ROWS at a time."""
+    """Rows matching any lookup, each once, fetched FETCH_ROWS at a time.
+
+    `statements` keeps, per collection and shape of look-up, the statement built the first
+    time (its values are bound at execution): a person's request repeats the same shapes,
+    and building and keying a statement costs as much as the database's answer.
+    """
     names = collection.top_level
     documents = _json_fields(collection)
     base: Select[Any] = select(*(table.c[name] for name in names))
@@ -127,22 +133,40 @@ def stream_rows(
             row[name] = decode_json(row[name])
         return row
 
-    def rows(statement: Select[Any]) -> Iterator[Row]:
+    def rows(paged: Select[Any], streamed: Select[Any], params: dict[str, Any]) -> Iterator[Row]:
         # Most lookups match a handful of rows: one plain round trip reads them all. A
         # server-side cursor (declare, fetch, close) is opened only when the first page
         # shows more, and then reads from the start; memory holds one page either way.
-        first = connection.execute(statement.limit(FETCH_ROWS + 1)).all()
+        first = connection.execute(paged, params).all()
         if len(first) <= FETCH_ROWS:
             for record in first:
                 yield row_of(record)
             return
         del first
-        streamed = statement.execution_options(stream_results=True, yield_per=FETCH_ROWS)
-        for record in connection.execute(streamed):
+        for record in connection.execute(streamed, params):
             yield row_of(record)
 
+    def pair(statement: Select[Any]) -> tuple[Select[Any], Select[Any]]:
+        return (
+            statement.limit(FETCH_ROWS + 1),
+            statement.execution_options(stream_results=True, yield_per=FETCH_ROWS),
+        )
+
     if sum(len(lookup.values) for lookup in found) <= values_per_statement:
-        yield from rows(base.where(or_(*(f.expression.in_(f.values) for f in found))))
+        shape = (collection.key, tuple((f.path, f.folded) for f in found))
+        held = statements.get(shape)
+        if held is None:
+            held = statements[shape] = pair(
+                base.where(
+                    or_(
+                        *(
+                            f.expression.in_(bindparam(f"v{i}", expanding=True))
+                            for i, f in enumerate(found)
+                        )
+                    )
+                )
+            )
+        yield from rows(*held, {f"v{i}": f.values for i, f in enumerate(found)})
         return
     # Too many values for one statement: field by field, in chunks. The values of one field
     # are distinct, so its chunks match disjoint rows; a row an earlier field matched already
@@ -151,6 +175,6 @@ def stream_rows(
         earlier = found[:index]
         for start in range(0, len(lookup.values), values_per_statement):
             chunk = lookup.values[start : start + values_per_statement]
-            for row in rows(base.where(lookup.expression.in_(chunk))):
+            for row in rows(*pair(base.where(lookup.expression.in_(chunk))), {}):
                 if not any(before.matches(row) for before in earlier):
                     yield row
