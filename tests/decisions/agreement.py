@@ -185,18 +185,25 @@ def bulk(
     chunk_size: int,
     now: dt.datetime = NOW,
 ) -> list[BulkOutcome]:
+    """The outcomes, the same whether the list is decided in chunks or (PostgreSQL) whole."""
     purpose, channel, recipient, gpc = use
-    return list(
-        decide_many(
-            session=session,
-            keyring=keyring,
-            policy=policy,
-            purpose=purpose,
-            channel=channel,
-            recipient=recipient,
-            gpc=gpc,
-            rows=iter(rows),
-            now=now,
-            chunk_size=chunk_size,
+    found = [
+        list(
+            decide_many(
+                session=session,
+                keyring=keyring,
+                policy=policy,
+                purpose=purpose,
+                channel=channel,
+                recipient=recipient,
+                gpc=gpc,
+                rows=iter(rows),
+                now=now,
+                chunk_size=chunk_size,
+                whole=whole,
+            )
         )
-    )
+        for whole in (True, False)
+    ]
+    assert found[0] == found[1], "chunked and whole-list decisions differ"
+    return found[0]

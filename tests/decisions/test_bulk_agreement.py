@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 import opendpo.decisions.bulk as bulk_module
 from opendpo.consent.ledger import Channel, ConsentState, append
+from opendpo.decisions import whole_list
 from opendpo.decisions.bulk import decide_many
 from opendpo.decisions.chunk_facts import MIN_CHUNK_FOR_PEOPLE
 from opendpo.decisions.rules import Reason, Rule
@@ -139,7 +140,9 @@ def _fans(session: Session, keyring: Keyring, count: int) -> list[tuple[str, str
     return rows
 
 
-def _stream(session: Session, keyring: Keyring, rows: Sequence[tuple[str, str]]) -> Any:
+def _stream(
+    session: Session, keyring: Keyring, rows: Sequence[tuple[str, str]], *, whole: bool = True
+) -> Any:
     return decide_many(
         session=session,
         keyring=keyring,
@@ -149,16 +152,45 @@ def _stream(session: Session, keyring: Keyring, rows: Sequence[tuple[str, str]])
         rows=iter(rows),
         now=NOW,
         chunk_size=3,
+        whole=whole,
     )
 
 
-def test_a_stream_left_part_way_leaves_the_session_free(session: Session, keyring: Keyring) -> None:
+@pytest.mark.parametrize("whole", [True, False], ids=["whole", "chunks"])
+def test_a_stream_left_part_way_leaves_the_session_free(
+    session: Session, keyring: Keyring, whole: bool
+) -> None:
     rows = _fans(session, keyring, 12)
-    stream: Iterator[Any] = _stream(session, keyring, rows)
+    stream: Iterator[Any] = _stream(session, keyring, rows, whole=whole)
     assert [next(stream).allowed for _ in range(4)] == [True] * 4
-    stream.close()  # while a later chunk had been looked up
+    stream.close()  # while a later chunk had been looked up, or the list's cursor was open
     assert session.execute(text("SELECT 41 + 1")).scalar_one() == 42
-    assert [o.allowed for o in _stream(session, keyring, rows)] == [True] * 12
+    assert [o.allowed for o in _stream(session, keyring, rows, whole=whole)] == [True] * 12
+
+
+def test_a_whole_list_leaves_no_table_behind(session: Session, keyring: Keyring) -> None:
+    if session.get_bind().dialect.name != "postgresql":
+        # SQLite probes in-process for less than a join would cost: it keeps to chunks.
+        assert not whole_list.worth_it(session)
+        return
+    rows = _fans(session, keyring, 7)
+
+    def lists() -> int:
+        return int(
+            session.execute(
+                text("SELECT count(*) FROM pg_class WHERE relname LIKE 'opendpo_list_%'")
+            ).scalar_one()
+        )
+
+    before = lists()
+    assert [o.allowed for o in _stream(session, keyring, rows)] == [True] * 7
+    assert lists() == before  # read to the end: dropped at once
+    stream = _stream(session, keyring, rows)
+    next(stream)
+    stream.close()
+    assert lists() == before + 1  # left part way: it lasts as long as the transaction
+    session.commit()
+    assert lists() == before  # ON COMMIT DROP: a pooled connection carries nothing on
 
 
 def test_a_failed_look_up_reaches_the_reader_at_its_chunk(
@@ -187,7 +219,7 @@ def test_a_failed_look_up_reaches_the_reader_at_its_chunk(
     # The second chunk is looked up before the first one's outcomes are handed out (so the
     # session is never shared with the reader): its failure comes first.
     with pytest.raises(ConnectionError, match="went away"):
-        taken.extend(_stream(session, keyring, rows))
+        taken.extend(_stream(session, keyring, rows, whole=False))
     assert taken == [] and looked_up == 2
     assert session.execute(text("SELECT 1")).scalar_one() == 1
 

@@ -28,6 +28,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import SingletonThreadPool
 
+from opendpo.decisions import whole_list
 from opendpo.decisions.chunk_facts import (
     Key,
     facts_of,
@@ -86,8 +87,13 @@ def decide_many(
     rows: Iterable[tuple[str, str]],
     now: dt.datetime | None = None,
     chunk_size: int | None = None,
+    whole: bool = True,
 ) -> Iterator[BulkOutcome]:
     """Decide every (kind, value) row for one use, in input order.
+
+    On PostgreSQL a list longer than one chunk is decided whole (`whole_list`): loaded
+    first, then answered by one statement; `whole=False` keeps to chunks, whose outcomes
+    start after the first chunk instead of after the whole list.
 
     Not a generator itself: an unknown purpose, channel or recipient raises InvalidValue
     here, before any row is read. A malformed row gets an outcome with `error` (the message
@@ -100,6 +106,7 @@ def decide_many(
         raise ValueError("chunk_size must be at least 1")
     rule = rule_for(policy, purpose=purpose, channel=channel, recipient=recipient)
     decider = ChunkDecider(session, RowIndexer(keyring), rule, gpc, now or dt.datetime.now(dt.UTC))
+    decider.whole_lists = whole and whole_list.worth_it(session)
     return decider.stream(iter(rows), chunk_size)
 
 
@@ -137,6 +144,7 @@ class ChunkDecider:
         self.now = now
         self.answers: dict[Key, tuple[bool, tuple[Reason, ...]]] = {}
         self.people = False
+        self.whole_lists = False
 
     def stream(self, rows: Iterator[tuple[str, str]], chunk_size: int) -> Iterator[BulkOutcome]:
         plan_for_chunks(self.session)
@@ -146,6 +154,9 @@ class ChunkDecider:
             return
         # By the chunk as read: a short list (a web batch) is not worth counting for.
         self.people = few_suppressions(self.session, self.rule, len(first))
+        if second is not None and self.whole_lists:
+            yield from self.whole(chain([first, second], pieces))
+            return
         if second is None or not _shared_across_threads(self.session):
             # One chunk has nothing to overlap with; an in-memory SQLite database has a
             # connection per thread, so a worker would look in another (empty) database.
@@ -163,6 +174,33 @@ class ChunkDecider:
                 if looking is not None:
                     looking.result()  # the session is the caller's alone while it reads
                 yield from self.outcomes(current)
+
+    def whole(self, pieces: Iterator[list[tuple[str, str]]]) -> Iterator[BulkOutcome]:
+        """The list through `whole_list`: loaded as it is hashed, then read in one go."""
+        listed = whole_list.ListTable(self.session)
+        kinds: set[str] = set()
+
+        def loaded() -> Iterator[whole_list.Loaded]:
+            place, index_of = 0, self.indexer
+            for piece in pieces:
+                for kind, value in piece:
+                    try:
+                        yield place, kind, value, index_of(kind, value), None
+                        kinds.add(kind)
+                    except InvalidValue as exc:
+                        yield place, kind, value, None, exc.message
+                    place += 1
+
+        listed.load(loaded())
+        answers, answer, outcome = self.answers, self.answer, tuple.__new__
+        rows = listed.read(self.rule, sorted(kinds), self.now, people=self.people)
+        for kind, value, error, person, *key in rows:
+            if error is not None:
+                yield outcome(BulkOutcome, (kind, value, False, (), None, error))
+                continue
+            known = tuple(key)
+            allowed, reasons = answers.get(known) or answer(known)
+            yield outcome(BulkOutcome, (kind, value, allowed, reasons, person, None))
 
     def hash(self, rows: list[tuple[str, str]]) -> Chunk:
         chunk = Chunk(rows)

@@ -158,17 +158,42 @@ def chunk_statement(
     dialect: str, kind: str, purpose: str, channel: str, *, subscriber: bool, people: bool
 ) -> Select[Any]:
     listed, place = _listed(dialect)
-    index = listed.c.value
     # PostgreSQL pays several microseconds of executor overhead for each probe of an index,
     # so suppressions and flags (small tables) are looked up in sets it hashes once per
     # chunk. SQLite probes an index for a fraction of that, and would rebuild the sets for
     # every chunk: 1.7 s against 1.0 s for 100,000 rows at 1,000,000 people.
-    sets = dialect == "postgresql"
+    return facts_over(
+        listed,
+        listed.c.value,
+        kind,
+        purpose,
+        channel,
+        subscriber=subscriber,
+        people=people,
+        sets=dialect == "postgresql",
+    ).order_by(place)
+
+
+def facts_over(
+    listed: Any,
+    index: Any,
+    kind: str,
+    purpose: str,
+    channel: str,
+    *,
+    subscriber: bool,
+    people: bool,
+    sets: bool,
+    leading: Sequence[Any] = (),
+) -> Select[Any]:
+    """(*leading, person id, *key) for each row of `listed`, whose column `index` holds a
+    blind index of an identity of `kind`: the facts of a row, from any source of them."""
     identity = IDENTITIES.alias("identity")
     lapsed = CONSENTS.c.expires_at <= bindparam("now", type_=CONSENTS.c.expires_at.type)
     # Typed as integers, which no driver or SQLAlchemy converts: a Boolean column would run a
     # Python conversion on every row for a value that only goes into a key.
     statement = select(
+        *leading,
         identity.c.person_id,
         type_coerce(identity.c.person_id.is_not(None), Integer),
         PEOPLE.c.subscriber if subscriber else null(),
@@ -184,7 +209,7 @@ def chunk_statement(
     )
     if subscriber:
         statement = statement.outerjoin(PEOPLE, PEOPLE.c.id == identity.c.person_id)
-    return statement.outerjoin(CONSENTS, consent_of(purpose, channel, identity)).order_by(place)
+    return statement.outerjoin(CONSENTS, consent_of(purpose, channel, identity))
 
 
 def _listed(dialect: str) -> tuple[Any, Any]:
