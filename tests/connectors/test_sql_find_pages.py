@@ -81,3 +81,20 @@ def test_every_row_of_a_person_is_found_once(connector: SqlConnector, email: str
     else:
         # The first page showed there is more: the whole result is streamed from the start.
         assert statements == [False, True]
+
+
+def test_finds_inside_reading_share_one_connection(connector: SqlConnector) -> None:
+    checkouts: list[object] = []
+    engine = connector._open()
+    event.listen(engine.pool, "checkout", lambda *args: checkouts.append(args))
+    people = ["one@sample.test", "none@sample.test", "over@sample.test", "one@sample.test"]
+    with connector.reading():
+        found = [len(list(connector.find(VISITS, {"email": [email]}))) for email in people]
+        with connector.reading():  # nested: the outer scope's connection serves
+            found.append(len(list(connector.find(VISITS, {"email": ["page@sample.test"]}))))
+    assert found == [1, 0, FETCH_ROWS + 1, 1, FETCH_ROWS]
+    assert len(checkouts) == 1
+    # Outside a scope each find takes its own connection, as before.
+    list(connector.find(VISITS, {"email": ["one@sample.test"]}))
+    list(connector.find(VISITS, {"email": ["one@sample.test"]}))
+    assert len(checkouts) == 3

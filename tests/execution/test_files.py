@@ -219,6 +219,49 @@ def test_a_writer_that_raises_leaves_nothing(
         writer.write(b"more")
 
 
+def _in_session(session: Session, request_id: str, content: bytes) -> str:
+    with open_writer(
+        session_factory=make_session_factory(session.get_bind()),  # type: ignore[arg-type]
+        session=session,
+        request_id=request_id,
+        purpose="access_package",
+        name="R-TEST.zip",
+        content_type="application/zip",
+        block_size=SMALL,
+    ) as writer:
+        writer.write(content)
+    return writer.file_id
+
+
+def test_a_one_block_file_joins_the_callers_transaction(
+    engine: Engine, factory: sessionmaker[Session], request_id: str
+) -> None:
+    content = os.urandom(SMALL - 10)
+    with factory() as session:
+        _in_session(session, request_id, content)
+        assert counts(engine) == (0, 0)  # nothing committed yet
+        session.rollback()
+    assert counts(engine) == (0, 0)  # and nothing left by a step that failed after it
+    with factory() as session:
+        file_id = _in_session(session, request_id, content)
+        session.commit()
+    assert read(factory, file_id) == content
+    assert stored(factory, file_id).blocks == 1
+
+
+def test_a_larger_file_for_a_callers_transaction_is_stored_as_it_streams(
+    engine: Engine, factory: sessionmaker[Session], request_id: str
+) -> None:
+    content = os.urandom(3 * SMALL + 5)
+    with factory() as session:
+        file_id = _in_session(session, request_id, content)
+        # Its blocks went out in transactions of their own (memory stays bounded), so the
+        # caller holds no write lock while it streams, and the file is complete already.
+        assert counts(engine) == (1, 4)
+        session.rollback()
+    assert read(factory, file_id) == content
+
+
 def test_unfinished_and_expired_files_are_not_served_and_are_swept(
     engine: Engine, factory: sessionmaker[Session], request_id: str
 ) -> None:

@@ -9,7 +9,14 @@ from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from opendpo.execution.records import RequestStep
-from opendpo.execution.rowstore import BATCH_ROWS, READ_BATCHES, RowSink, read_rows
+from opendpo.execution.rowstore import (
+    BATCH_ROWS,
+    HELD_ROWS,
+    READ_BATCHES,
+    FoundRows,
+    RowSink,
+    read_rows,
+)
 from opendpo.store.engine import make_session_factory
 
 
@@ -77,3 +84,45 @@ def test_rows_come_back_per_collection_in_order(
     assert back("shop.items") == list(range(READ_BATCHES * BATCH_ROWS))
     assert len(reads) == 2  # a full read, then one that finds nothing more
     assert back("support.tickets") == []
+
+
+def test_a_requests_few_rows_are_read_back_in_one_query(
+    engine: Engine, factory: sessionmaker[Session], step_id: int
+) -> None:
+    fill(factory, step_id, 1, {"shop.orders": 30})  # an earlier attempt, not read
+    fill(factory, step_id, 2, {"shop.orders": 3, "web.logins": 2, "shop.items": 1})
+    reads: list[str] = []
+    event.listen(
+        engine,
+        "before_cursor_execute",
+        lambda *a: reads.append(a[2]) if a[2].lstrip().upper().startswith("SELECT") else None,
+    )
+    with factory() as session:
+        found = FoundRows(session=session, session_factory=factory, steps=[(step_id, 2, 6)])
+        back = {
+            c: [r["n"] for r in found.rows(step_id=step_id, attempt=2, collection=c)]
+            for c in ("shop.orders", "web.logins", "shop.items", "support.tickets")
+        }
+    assert back == {"shop.orders": [0, 1, 2], "web.logins": [0, 1], "shop.items": [0],
+                    "support.tickets": []}  # fmt: skip
+    assert len(reads) == 1  # every collection of the request at once
+
+
+def test_many_rows_are_streamed_per_collection(
+    engine: Engine, factory: sessionmaker[Session], step_id: int
+) -> None:
+    many = HELD_ROWS + 1
+    fill(factory, step_id, 2, {"shop.orders": many, "web.logins": 2})
+    reads: list[str] = []
+    event.listen(
+        engine,
+        "before_cursor_execute",
+        lambda *a: reads.append(a[2]) if a[2].lstrip().upper().startswith("SELECT") else None,
+    )
+    with factory() as session:
+        found = FoundRows(session=session, session_factory=factory, steps=[(step_id, 2, many + 2)])
+        assert reads == []  # too many to hold: nothing is read ahead
+        orders = found.rows(step_id=step_id, attempt=2, collection="shop.orders")
+        assert [r["n"] for r in orders] == list(range(many))
+        assert len(reads) == 2  # six batches, four a read
+        assert len(list(found.rows(step_id=step_id, attempt=2, collection="web.logins"))) == 2

@@ -10,6 +10,7 @@ from package_requests import make_request
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from opendpo.execution import chain
 from opendpo.execution.records import RequestStep
 from opendpo.execution.steps import (
     StepStatus,
@@ -21,6 +22,7 @@ from opendpo.execution.steps import (
     release,
     renew,
 )
+from opendpo.rights.records import Request
 from opendpo.store.engine import make_session_factory
 
 LEASE = dt.timedelta(seconds=30)
@@ -126,3 +128,51 @@ def test_a_step_claimed_before_its_dependencies_is_released_untouched(
 def test_backoff_doubles_from_five_seconds_up_to_half_an_hour() -> None:
     assert [backoff(n).total_seconds() for n in (1, 2, 3, 4)] == [5, 10, 20, 40]
     assert backoff(30).total_seconds() == 1800
+
+
+def _request_of(factory: sessionmaker[Session], step_id: int, status: str) -> None:
+    with factory() as session, session.begin():
+        step = session.get_one(RequestStep, step_id)
+        session.get_one(Request, step.request_id).status = status
+
+
+@pytest.mark.parametrize(
+    ("request_status", "taken"),
+    [("in_progress", True), ("awaiting_action", True), ("cancelled", False), ("completed", False)],
+)
+def test_a_chain_takes_the_next_step_only_while_its_request_runs(
+    factory: sessionmaker[Session], plan: dict[int, int], request_status: str, taken: bool
+) -> None:
+    _request_of(factory, plan[1], request_status)
+    with factory() as session:
+        step = chain.claim_next(session, step_id=plan[1], owner="a", lease=LEASE, now=NOW)
+        session.commit()
+    assert (step is not None) is taken
+    if taken:
+        assert step is not None and (step.status, step.lease_owner, step.attempts) == (
+            "running",
+            "a",
+            1,
+        )
+        assert status(factory, plan[1]) == ("running", "a", 1)
+    else:  # left for the normal hand-out, which cancels it
+        assert status(factory, plan[1]) == ("pending", None, 0)
+
+
+def test_a_chain_does_not_take_a_step_held_or_not_yet_due(
+    factory: sessionmaker[Session], plan: dict[int, int]
+) -> None:
+    _request_of(factory, plan[1], "in_progress")
+    with factory() as session:
+        assert claim(session=session, step_id=plan[1], owner="b", lease=LEASE, now=NOW)
+    with factory() as session:
+        held = chain.claim_next(session, step_id=plan[1], owner="a", lease=LEASE, now=NOW)
+        session.commit()
+    assert held is None and status(factory, plan[1]) == ("running", "b", 1)
+    with factory() as session, session.begin():
+        later = session.get_one(RequestStep, plan[2])
+        later.next_attempt_at = NOW + dt.timedelta(seconds=5)
+    with factory() as session:
+        early = chain.claim_next(session, step_id=plan[2], owner="a", lease=LEASE, now=NOW)
+        session.commit()
+    assert early is None and status(factory, plan[2]) == ("pending", None, 0)
