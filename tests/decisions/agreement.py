@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 from collections.abc import Sequence
+from unittest.mock import patch
 
 from sqlalchemy.orm import Session
 
@@ -23,6 +24,7 @@ from opendpo.consent.ledger import (
     append,
 )
 from opendpo.consent.suppression import ALL_PURPOSES, SuppressionReason, suppress
+from opendpo.decisions import bulk as bulk_module
 from opendpo.decisions.bulk import BulkOutcome, decide_many
 from opendpo.decisions.chunk_facts import MIN_CHUNK_FOR_PEOPLE
 from opendpo.decisions.decide import decide
@@ -185,10 +187,12 @@ def bulk(
     chunk_size: int,
     now: dt.datetime = NOW,
 ) -> list[BulkOutcome]:
-    """The outcomes, the same whether the list is decided in chunks or (PostgreSQL) whole."""
+    """The outcomes, the same whether the list is decided in chunks or (PostgreSQL) whole,
+    and whole with the suppressed people found as a set or probed row by row."""
     purpose, channel, recipient, gpc = use
-    found = [
-        list(
+
+    def decided(whole: bool) -> list[BulkOutcome]:
+        return list(
             decide_many(
                 session=session,
                 keyring=keyring,
@@ -203,7 +207,9 @@ def bulk(
                 whole=whole,
             )
         )
-        for whole in (True, False)
-    ]
-    assert found[0] == found[1], "chunked and whole-list decisions differ"
-    return found[0]
+
+    found = decided(False)
+    for suppressions in (0, 10**9):  # few (a set of people) or many (a probe per row)
+        with patch.object(bulk_module, "suppressions", return_value=suppressions):
+            assert decided(True) == found, "chunked and whole-list decisions differ"
+    return found

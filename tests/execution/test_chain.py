@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from five_systems import ALICE, seed_newsletter, write_policy
+from five_systems import ALICE, seed_newsletter, seed_shop, write_policy
 from running import apply, data_json, plan_verified, rows_of
 from sqlalchemy import event, select
 
@@ -82,3 +82,35 @@ def test_one_hand_out_runs_the_request_to_its_end(runtime: Runtime, kind: str) -
     if kind == "access":
         assert [r["email"] for r in rows_of(data_json(runtime, request_id), "newsletter",
                                            "subscribers")] == [ALICE]  # fmt: skip
+
+
+@pytest.mark.postgres
+def test_steps_that_can_run_side_by_side_are_handed_out_at_once(
+    runtime: Runtime, tmp_path: Path, estate_postgres_url: str
+) -> None:
+    seed_shop(estate_postgres_url)
+    apply(
+        runtime,
+        write_policy(tmp_path, only=("shop", "newsletter")),
+        {
+            "shop": {"type": "sql", "url": estate_postgres_url},
+            "newsletter": {"type": "sql", "url": seed_newsletter(tmp_path / "newsletter.db")},
+        },
+    )
+    request_id, ready = plan_verified(runtime, "erasure", [("email", ALICE)])
+    handed: list[tuple[list[int], str]] = []
+
+    def hand_out(step_ids: list[int]) -> None:
+        with runtime.session_factory() as session:
+            status = session.get_one(Request, request_id).status
+            seqs = [session.get_one(RequestStep, i).seq for i in step_ids]
+        handed.append((seqs, status))
+
+    # Both finds can start; the chain takes one and, once it is done, goes on with the
+    # other, handing out the erasure the first find made ready: another worker may take it.
+    assert execution.run_step(runtime, ready[0], hand_out=hand_out) == []
+    assert handed, "nothing was handed out while the chain ran"
+    assert all(status == "in_progress" for _, status in handed)
+    assert len({seq for seqs, _ in handed for seq in seqs}) == sum(len(s) for s, _ in handed)
+    with runtime.session_factory() as session:
+        assert session.get_one(Request, request_id).status == "completed"

@@ -35,6 +35,7 @@ from opendpo.decisions.chunk_facts import (
     few_suppressions,
     plan_for_chunks,
     read_chunk,
+    suppressions,
 )
 from opendpo.decisions.rules import Reason, Rule, evaluate, rule_for
 from opendpo.errors import InvalidValue
@@ -192,8 +193,10 @@ class ChunkDecider:
                     place += 1
 
         listed.load(loaded())
+        # A probe per suppression (the set of people with one) or a probe per row: fewer wins.
+        people = suppressions(self.session, self.rule) < listed.rows
         answers, answer, outcome = self.answers, self.answer, tuple.__new__
-        rows = listed.read(self.rule, sorted(kinds), self.now, people=self.people)
+        rows = listed.read(self.rule, sorted(kinds), self.now, people=people)
         for kind, value, error, person, *key in rows:
             if error is not None:
                 yield outcome(BulkOutcome, (kind, value, False, (), None, error))

@@ -89,13 +89,18 @@ def few_suppressions(session: Session, rule: Rule, chunk_size: int) -> bool:
     probes 13% less. Counted once per list, and only for chunks of thousands."""
     if session.get_bind().dialect.name != "postgresql" or chunk_size < MIN_CHUNK_FOR_PEOPLE:
         return False
+    return suppressions(session, rule) * PEOPLE_SET_RATIO < chunk_size
+
+
+def suppressions(session: Session, rule: Rule) -> int:
+    """How many suppressions could apply to the rule's channel and purpose."""
     channel, purposes = rule.channel.value, (rule.purpose, ALL_PURPOSES)
     count = session.execute(
         select(func.count())
         .select_from(SUPPRESSIONS)
         .where(SUPPRESSIONS.c.channel == channel, any_of(SUPPRESSIONS.c.purpose, purposes))
     ).scalar_one()
-    return bool(count * PEOPLE_SET_RATIO < chunk_size)
+    return int(count)
 
 
 def read_chunk(

@@ -29,12 +29,14 @@ from opendpo.decisions.rules import Rule
 # Rows fetched from the server-side cursor per round trip.
 FETCH_ROWS = 10_000
 # Planner settings for the one statement, in place of `plan_for_chunks`' (which forbid the
-# hash joins this path exists for). The hash of a million identities would spill with the
-# stock 4 MB; JIT would compile for longer than most lists take to join.
+# hash joins this path exists for; its JIT stays off: it would compile for longer than most
+# lists take to join). Hashing a million identities and sorting a million answers back into
+# list order spill to disk with the stock 4 MB: measured at a million people, reading the
+# answers took 5.2 s with 16 MB, 4.3 s with 64 MB, 4.0 s with 128 MB and 3.8 s with 256 MB.
 WHOLE_LIST_SETTINGS = {
     "enable_hashjoin": "on",
     "enable_mergejoin": "on",
-    "work_mem": "'64MB'",
+    "work_mem": "'128MB'",
 }
 
 # A loaded row: (place, kind, value as given, blind index or None, error message or None).
@@ -54,6 +56,7 @@ class ListTable:
     def __init__(self, session: Session) -> None:
         self.session = session
         self.name = f"opendpo_list_{uuid.uuid4().hex[:12]}"
+        self.rows = 0  # loaded
         self.table = Table(
             self.name,
             MetaData(),
@@ -77,6 +80,7 @@ class ListTable:
             with cursor.copy(f'COPY "{self.name}" ({columns}) FROM STDIN') as copy:
                 for row in rows:
                     copy.write_row(row)
+                    self.rows += 1
             cursor.execute(f'ANALYZE "{self.name}"')
 
     def read(
@@ -87,7 +91,13 @@ class ListTable:
         *,
         people: bool,
     ) -> Iterator[Sequence[Any]]:
-        """(kind, value, error, person id, *key) per row, in list order."""
+        """(kind, value, error, person id, *key) per row, in list order.
+
+        `people`: whether a person's other addresses are suppressed is looked up in the set
+        of people with a suppressed address, built once with a probe per suppression, rather
+        than probed for each row; the caller takes the side with fewer probes (at a million
+        people and 30,000 suppressions, the set took 0.1 s where 950,000 probes took 5).
+        """
         for setting, value in WHOLE_LIST_SETTINGS.items():
             self.session.execute(text(f"SET LOCAL {setting} = {value}"))
         listed = self.table

@@ -123,9 +123,12 @@ def start(
     return ready_steps(steps)
 
 
-def run_step(runtime: Runtime, step_id: int) -> list[int]:
+def run_step(
+    runtime: Runtime, step_id: int, *, hand_out: Callable[[list[int]], None] | None = None
+) -> list[int]:
     """Run one step if it can be claimed, then (see execution.chain) each step after it that it
-    made ready first; the ids of the ready steps left for others to run."""
+    made ready first. The ready steps left for others go to `hand_out` as soon as they are
+    known (a queue's workers take them in parallel), or are returned at the end."""
     # One connection for the whole chain: each checkout costs a ping and a reset.
     with (
         runtime.engine.connect() as connection,
@@ -151,12 +154,15 @@ def run_step(runtime: Runtime, step_id: int) -> list[int]:
             session.commit()
             return []
         chain.begin(session)
-        left: list[int] = []
+        left: dict[int, None] = {}
         taken: RequestStep | None = step
         while taken is not None:
             ready, taken = _run_claimed(runtime, session, request, taken)
-            left = [i for i in [*left, *ready] if taken is None or i != taken.id]
-        return list(dict.fromkeys(left))
+            others = [i for i in ready if i not in left and (taken is None or i != taken.id)]
+            if hand_out is not None and others:
+                hand_out(others)
+            left.update(dict.fromkeys(others))
+        return [] if hand_out is not None else list(left)
 
 
 def _run_claimed(

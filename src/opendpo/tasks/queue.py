@@ -68,14 +68,9 @@ class StepQueue:
             self._task(step_id)
 
     def _run(self, step_id: int) -> None:
-        # Run what became ready in place when it is one step (no round trip through the
-        # queue); hand the rest out so that other workers can take them in parallel.
-        runtime = self.runtime
-        next_id: int | None = step_id
-        while next_id is not None:
-            ready = engine.run_step(runtime, next_id)
-            next_id = ready[0] if ready else None
-            self.hand_out(ready[1:])
+        # The step runs on into what it made ready (execution.chain), with no round trip
+        # through the queue; the rest is handed out at once, for other workers in parallel.
+        engine.run_step(self.runtime, step_id, hand_out=self.hand_out)
 
     def sweep(self) -> int:
         """Hand out every step that is due but unheld, or held past its lease."""
