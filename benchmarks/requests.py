@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
-from contextlib import AbstractContextManager
 import datetime as dt
 import multiprocessing
 import random
@@ -47,6 +46,7 @@ import time
 import tracemalloc
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 

@@ -278,3 +278,22 @@ def test_a_chunk_beyond_sqlites_bound_parameter_limit(
     outcomes = list(_marketing(session, keyring, policy, rows, chunk_size=40_000))
     assert [o.allowed for o in outcomes].count(True) == 1 and outcomes[-1].allowed
     assert outcomes[0].reasons == (Reason.NO_CONSENT,)
+
+
+def test_rows_no_store_could_hold_are_handed_back_as_given(
+    session: Session, keyring: Keyring, policy: PolicyDocument
+) -> None:
+    fan = _consenting(session, keyring, 0)
+    rows = [
+        ("email", fan),
+        ("email", "nul\x00@example.com"),  # PostgreSQL text refuses a NUL
+        ("fa\x00x", "01234 567890"),
+        ("email", "lone\ud800@example.com"),  # not encodable as UTF-8 as it stands
+        ("email", fan),
+    ]
+    # Over one chunk: on PostgreSQL the list goes through a temporary table.
+    outcomes = list(_marketing(session, keyring, policy, rows, chunk_size=2))
+    assert [(o.kind, o.value) for o in outcomes] == rows
+    assert [o.allowed for o in outcomes] == [True, False, False, False, True]
+    assert [o.error is not None for o in outcomes] == [False, True, True, True, False]
+    assert outcomes[2].error is not None and "fa\x00x" in outcomes[2].error

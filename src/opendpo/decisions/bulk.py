@@ -44,6 +44,7 @@ from opendpo.security.keyring import Keyring
 from opendpo.subjects.identities import IdentityKind, normalise
 
 KINDS = {kind.value: kind for kind in IdentityKind}
+KIND_NUMBERS = {kind: number for number, kind in enumerate(KINDS)}
 # A plain ASCII dot-atom address. email_validator hands such a local part back unchanged, so
 # only the domain needs its full (IDNA-aware, slow) check, and a list has few domains: the
 # check runs once per domain. Anything else takes the full `normalise`, errors included.
@@ -182,28 +183,34 @@ class ChunkDecider:
         kinds: set[str] = set()
 
         def loaded() -> Iterator[whole_list.Loaded]:
-            place, index_of = 0, self.indexer
+            place, index_of, encode = 0, self.indexer, whole_list.as_bytes
             for piece in pieces:
                 for kind, value in piece:
                     try:
-                        yield place, kind, value, index_of(kind, value), None
-                        kinds.add(kind)
+                        index = index_of(kind, value)
                     except InvalidValue as exc:
-                        yield place, kind, value, None, exc.message
+                        yield place, None, encode(kind), encode(value), None, encode(exc.message)
+                    else:
+                        kinds.add(kind)
+                        yield place, KIND_NUMBERS[kind], encode(kind), encode(value), index, None
                     place += 1
 
         listed.load(loaded())
         # A probe per suppression (the set of people with one) or a probe per row: fewer wins.
         people = suppressions(self.session, self.rule) < listed.rows
         answers, answer, outcome = self.answers, self.answer, tuple.__new__
-        rows = listed.read(self.rule, sorted(kinds), self.now, people=people)
+        decode = whole_list.as_text
+        rows = listed.read(self.rule, list(KINDS), self.now, loaded=kinds, people=people)
         for kind, value, error, person, *key in rows:
             if error is not None:
-                yield outcome(BulkOutcome, (kind, value, False, (), None, error))
+                given = (decode(kind), decode(value), False, (), None, decode(error))
+                yield outcome(BulkOutcome, given)
                 continue
             known = tuple(key)
             allowed, reasons = answers.get(known) or answer(known)
-            yield outcome(BulkOutcome, (kind, value, allowed, reasons, person, None))
+            yield outcome(
+                BulkOutcome, (decode(kind), decode(value), allowed, reasons, person, None)
+            )
 
     def hash(self, rows: list[tuple[str, str]]) -> Chunk:
         chunk = Chunk(rows)

@@ -17,10 +17,22 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence, Set
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, MetaData, Table, Text, null, select, text, union_all
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    Table,
+    Text,
+    null,
+    select,
+    text,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from opendpo.decisions.chunk_facts import facts_over
@@ -39,8 +51,19 @@ WHOLE_LIST_SETTINGS = {
     "work_mem": "'128MB'",
 }
 
-# A loaded row: (place, kind, value as given, blind index or None, error message or None).
-Loaded = tuple[int, str, str, str | None, str | None]
+# A loaded row: (place, the kind's number in `kinds` (None for a malformed row), the kind and
+# the value as given, the blind index (None for a malformed row), the error message or None).
+# What the list gave is kept as bytes (UTF-8, lone surrogates passed through), since a
+# PostgreSQL text column refuses some strings Python holds (a NUL): it is only handed back.
+Loaded = tuple[int, int | None, bytes, bytes, str | None, bytes | None]
+
+
+def as_bytes(given: str) -> bytes:
+    return given.encode("utf-8", "surrogatepass")
+
+
+def as_text(stored: bytes) -> str:
+    return stored.decode("utf-8", "surrogatepass")
 
 
 def worth_it(session: Session) -> bool:
@@ -61,10 +84,11 @@ class ListTable:
             self.name,
             MetaData(),
             Column("place", BigInteger),
-            Column("kind", Text),
-            Column("value", Text),
+            Column("kind_no", SmallInteger),
+            Column("kind", LargeBinary),
+            Column("value", LargeBinary),
             Column("blind_index", Text),
-            Column("error", Text),
+            Column("error", LargeBinary),
         )
 
     def load(self, rows: Iterable[Loaded]) -> None:
@@ -73,10 +97,10 @@ class ListTable:
             # Gone when the caller's transaction ends, however the stream was left (a pooled
             # connection must not carry it on); `read` drops it as soon as it is read out.
             cursor.execute(
-                f'CREATE TEMPORARY TABLE "{self.name}" (place bigint, kind text, value text, '
-                "blind_index text, error text) ON COMMIT DROP"
+                f'CREATE TEMPORARY TABLE "{self.name}" (place bigint, kind_no smallint, '
+                "kind bytea, value bytea, blind_index text, error bytea) ON COMMIT DROP"
             )
-            columns = "place, kind, value, blind_index, error"
+            columns = "place, kind_no, kind, value, blind_index, error"
             with cursor.copy(f'COPY "{self.name}" ({columns}) FROM STDIN') as copy:
                 for row in rows:
                     copy.write_row(row)
@@ -86,12 +110,14 @@ class ListTable:
     def read(
         self,
         rule: Rule,
-        kinds: Sequence[str],
+        kinds: Sequence[str],  # by number, as loaded
         now: dt.datetime,
         *,
+        loaded: Set[str],
         people: bool,
     ) -> Iterator[Sequence[Any]]:
-        """(kind, value, error, person id, *key) per row, in list order.
+        """(kind, value, error, person id, *key) per row, in list order; the first three as
+        loaded (bytes), only the kinds numbered in `loaded` being looked up.
 
         `people`: whether a person's other addresses are suppressed is looked up in the set
         of people with a suppressed address, built once with a probe per suppression, rather
@@ -113,8 +139,9 @@ class ListTable:
                 people=people,
                 sets=True,
                 leading=leading,
-            ).where(listed.c.kind == kind, listed.c.blind_index.is_not(None))
-            for kind in kinds
+            ).where(listed.c.kind_no == number, listed.c.blind_index.is_not(None))
+            for number, kind in enumerate(kinds)
+            if kind in loaded
         ]
         # Malformed rows: no facts, their message.
         nothing = [null()] * 9
