@@ -183,34 +183,36 @@ class ChunkDecider:
         kinds: set[str] = set()
 
         def loaded() -> Iterator[whole_list.Loaded]:
-            place, index_of, encode = 0, self.indexer, whole_list.as_bytes
+            place, index_of, storable, held = 0, self.indexer, whole_list.storable, whole_list.held
             for piece in pieces:
                 for kind, value in piece:
+                    number, index, error = KIND_NUMBERS.get(kind), None, None
                     try:
                         index = index_of(kind, value)
                     except InvalidValue as exc:
-                        yield place, None, encode(kind), encode(value), None, encode(exc.message)
+                        number, error = None, exc.message
                     else:
                         kinds.add(kind)
-                        yield place, KIND_NUMBERS[kind], encode(kind), encode(value), index, None
+                    if storable(kind) and storable(value) and (error is None or storable(error)):
+                        yield place, number, kind, value, index, error, None
+                    else:
+                        yield place, number, None, None, index, None, held(kind, value, error)
                     place += 1
 
         listed.load(loaded())
         # A probe per suppression (the set of people with one) or a probe per row: fewer wins.
         people = suppressions(self.session, self.rule) < listed.rows
         answers, answer, outcome = self.answers, self.answer, tuple.__new__
-        decode = whole_list.as_text
         rows = listed.read(self.rule, list(KINDS), self.now, loaded=kinds, people=people)
-        for kind, value, error, person, *key in rows:
+        at, unheld = whole_list.KEY_AT, whole_list.unheld
+        for row in rows:
+            kind, value, error = row[1:4] if row[4] is None else unheld(row[4])
             if error is not None:
-                given = (decode(kind), decode(value), False, (), None, decode(error))
-                yield outcome(BulkOutcome, given)
+                yield outcome(BulkOutcome, (kind, value, False, (), None, error))
                 continue
-            known = tuple(key)
-            allowed, reasons = answers.get(known) or answer(known)
-            yield outcome(
-                BulkOutcome, (decode(kind), decode(value), allowed, reasons, person, None)
-            )
+            key = row[at:]
+            allowed, reasons = answers.get(key) or answer(key)
+            yield outcome(BulkOutcome, (kind, value, allowed, reasons, row[at - 1], None))
 
     def hash(self, rows: list[tuple[str, str]]) -> Chunk:
         chunk = Chunk(rows)

@@ -16,6 +16,7 @@ two paths cannot decide differently; tests hold them to the same outcomes row fo
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from collections.abc import Iterable, Iterator, Sequence, Set
 from typing import Any
@@ -23,7 +24,6 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Column,
-    LargeBinary,
     MetaData,
     SmallInteger,
     Table,
@@ -52,18 +52,34 @@ WHOLE_LIST_SETTINGS = {
 }
 
 # A loaded row: (place, the kind's number in `kinds` (None for a malformed row), the kind and
-# the value as given, the blind index (None for a malformed row), the error message or None).
-# What the list gave is kept as bytes (UTF-8, lone surrogates passed through), since a
-# PostgreSQL text column refuses some strings Python holds (a NUL): it is only handed back.
-Loaded = tuple[int, int | None, bytes, bytes, str | None, bytes | None]
+# the value as given, the blind index (None for a malformed row), the error message or None,
+# and `held` (see below) or None).
+Loaded = tuple[int, int | None, str | None, str | None, str | None, str | None, str | None]
+# Where an answer's row starts (place, kind, value, error, held, person id, *key).
+KEY_AT = 6
 
 
-def as_bytes(given: str) -> bytes:
-    return given.encode("utf-8", "surrogatepass")
+def storable(given: str) -> bool:
+    """Whether PostgreSQL can hold the string as text: not with a NUL, and not with a lone
+    surrogate (a JSON list can carry one), which is not UTF-8."""
+    if given.isascii():
+        return "\x00" not in given
+    try:
+        given.encode()
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in given
 
 
-def as_text(stored: bytes) -> str:
-    return stored.decode("utf-8", "surrogatepass")
+def held(kind: str, value: str, error: str | None) -> str:
+    """A row no text column could hold, as ASCII JSON (which escapes both), handed back by
+    `unheld` exactly as given."""
+    return json.dumps([kind, value, error])
+
+
+def unheld(stored: str) -> tuple[str, str, str | None]:
+    kind, value, error = json.loads(stored)
+    return kind, value, error
 
 
 def worth_it(session: Session) -> bool:
@@ -85,10 +101,11 @@ class ListTable:
             MetaData(),
             Column("place", BigInteger),
             Column("kind_no", SmallInteger),
-            Column("kind", LargeBinary),
-            Column("value", LargeBinary),
+            Column("kind", Text),
+            Column("value", Text),
             Column("blind_index", Text),
-            Column("error", LargeBinary),
+            Column("error", Text),
+            Column("held", Text),
         )
 
     def load(self, rows: Iterable[Loaded]) -> None:
@@ -98,9 +115,9 @@ class ListTable:
             # connection must not carry it on); `read` drops it as soon as it is read out.
             cursor.execute(
                 f'CREATE TEMPORARY TABLE "{self.name}" (place bigint, kind_no smallint, '
-                "kind bytea, value bytea, blind_index text, error bytea) ON COMMIT DROP"
+                "kind text, value text, blind_index text, error text, held text) ON COMMIT DROP"
             )
-            columns = "place, kind_no, kind, value, blind_index, error"
+            columns = "place, kind_no, kind, value, blind_index, error, held"
             with cursor.copy(f'COPY "{self.name}" ({columns}) FROM STDIN') as copy:
                 for row in rows:
                     copy.write_row(row)
@@ -115,9 +132,9 @@ class ListTable:
         *,
         loaded: Set[str],
         people: bool,
-    ) -> Iterator[Sequence[Any]]:
-        """(kind, value, error, person id, *key) per row, in list order; the first three as
-        loaded (bytes), only the kinds numbered in `loaded` being looked up.
+    ) -> Iterator[tuple[Any, ...]]:
+        """(place, kind, value, error, held, person id, *key) per row, in list order, as
+        loaded; only the kinds numbered in `loaded` are looked up.
 
         `people`: whether a person's other addresses are suppressed is looked up in the set
         of people with a suppressed address, built once with a probe per suppression, rather
@@ -127,7 +144,7 @@ class ListTable:
         for setting, value in WHOLE_LIST_SETTINGS.items():
             self.session.execute(text(f"SET LOCAL {setting} = {value}"))
         listed = self.table
-        leading = (listed.c.place, listed.c.kind, listed.c.value, listed.c.error)
+        leading = (listed.c.place, listed.c.kind, listed.c.value, listed.c.error, listed.c.held)
         parts = [
             facts_over(
                 listed,
@@ -161,8 +178,7 @@ class ListTable:
         with raw.cursor(name=f"{self.name}_read") as cursor:
             cursor.execute(str(compiled), parameters)
             while batch := cursor.fetchmany(FETCH_ROWS):
-                for row in batch:
-                    yield row[1:]
+                yield from batch
         self.session.execute(text(f'DROP TABLE IF EXISTS "{self.name}"'))
 
     def _plain(self, leading: Sequence[Any], nothing: list[Any]) -> Any:
