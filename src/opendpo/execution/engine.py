@@ -346,8 +346,10 @@ def drive(
         now = dt.datetime.now(dt.UTC)
         due = [s.id for s in ready if s.next_attempt_at is None or as_utc(s.next_attempt_at) <= now]
         if due:
-            # Each step answers with the steps it made ready: run them straight on, without
-            # reading the plan again between steps.
+            # The first runs on into what it makes ready (execution.chain), which may be the
+            # others: they are read again afterwards rather than claimed in vain now. Steps
+            # the chain left are run straight on, without reading the plan between them.
+            del due[1:]
             while due:
                 step_id = due.pop(0)
                 made_ready = run_step(runtime, step_id)
