@@ -162,6 +162,8 @@ def run_step(
             if hand_out is not None and others:
                 hand_out(others)
             left.update(dict.fromkeys(others))
+            if taken is not None:
+                left.pop(taken.id, None)  # left earlier, taken on by the chain since
         return [] if hand_out is not None else list(left)
 
 
