@@ -115,9 +115,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(SecurityHeadersMiddleware, settings=settings)
     app.add_middleware(AccessLogMiddleware)
 
+    app.include_router(api_router())  # first: the decision point is the hot path
     app.include_router(health.router)
     app.include_router(docs.router)
-    app.include_router(api_router())
     app.include_router(subscribe.router)  # the opt-in form
     app.include_router(preferences.router)  # the preference centre
     app.include_router(gpc.router)  # /.well-known/gpc.json

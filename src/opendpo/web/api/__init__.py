@@ -1,4 +1,4 @@
-"""The HTTP API, version 1: read-only views of the current policy for now."""
+"""The HTTP API, version 1: its routers, under /api/v1."""
 
 from __future__ import annotations
 
@@ -23,7 +23,11 @@ PREFIX = "/api/v1"
 
 def api_router() -> APIRouter:
     router = APIRouter(prefix=PREFIX, responses=ERROR_RESPONSES)
+    # Routes are matched in order, one pattern at a time: the decision point, called for
+    # every email a company sends, comes first (matching it behind the other routes took a
+    # seventh of a decision's time). No other route's path can be one of its paths.
     modules = (
+        decisions,
         policy,
         purposes,
         recipients,
@@ -31,7 +35,6 @@ def api_router() -> APIRouter:
         people,
         audit,
         consent,
-        decisions,
         campaigns,
         requests,
     )
