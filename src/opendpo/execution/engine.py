@@ -2,9 +2,10 @@
 
 `start` writes the plan in the caller's transaction. `run_step` claims one step, does its
 work through the phase modules, and records the outcome, the step's rows and its timeline
-event in one transaction; it answers with the steps that became ready, for the caller (a
-queue worker, or `drive` in-process) to run next. Failures that may pass are retried with
-backoff; the others stop the step for a person to look at.
+event in one transaction; it then runs on into the step that made ready first (see
+`chain`), and gives the other ready steps to the caller (a queue worker, or `drive`
+in-process) to run. Failures that may pass are retried with backoff; the others stop the
+step for a person to look at.
 """
 
 from __future__ import annotations
