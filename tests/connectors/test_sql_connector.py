@@ -22,6 +22,7 @@ from sql_estate import (
     organisations,
     seed,
 )
+from sqlalchemy import event
 
 from opendpo.connectors.base import (
     CollectionSpec,
@@ -371,3 +372,26 @@ def test_a_postgresql_schema(estate_postgres_url: str) -> None:
         found.close()
         elsewhere.close()
     assert caught.value.message.startswith("crm: collection 'contacts': no table 'contacts'; ")
+
+
+@pytest.mark.postgres
+def test_postgresql_takes_any_number_of_values_in_one_unchanging_statement(
+    estate_postgres_url: str,
+) -> None:
+    seed(estate_postgres_url)
+    found = connector(estate_postgres_url)
+    sent: list[str] = []
+    try:
+        found.check()
+        engine = found._open()
+        event.listen(engine, "before_cursor_execute", lambda *a: sent.append(a[2]))
+        few = list(found.find(SPECS["contacts"], {"id": [3, 7]}))
+        many = list(found.find(SPECS["contacts"], {"id": list(range(1, 25_001))}))
+    finally:
+        found.close()
+    assert [row["id"] for row in few] == [3, 7]
+    assert sorted(row["id"] for row in many) == list(range(1, 11))
+    # One statement each, the same text: the values travel as one array, not 25,000 markers.
+    assert len(sent) == 2
+    assert sent[0] == sent[1]
+    assert "ANY" in sent[0]

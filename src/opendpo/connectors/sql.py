@@ -35,7 +35,8 @@ from opendpo.connectors.sql_find import lookups, stream_rows
 
 logger = logging.getLogger(__name__)
 
-# Values per SELECT. Old SQLite builds allow 999 parameters in a statement.
+# Values per SELECT where each is a parameter of its own (PostgreSQL takes them as one array,
+# in one statement). Old SQLite builds allow 999 parameters in a statement.
 VALUES_PER_STATEMENT = 10_000
 _OLD_SQLITE_VALUES = 900
 

@@ -11,7 +11,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Select, Table, bindparam, func, or_, select
+from sqlalchemy import Connection, Select, Table, any_, bindparam, func, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql import sqltypes
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -152,21 +153,20 @@ def stream_rows(
             statement.execution_options(stream_results=True, yield_per=FETCH_ROWS),
         )
 
-    if sum(len(lookup.values) for lookup in found) <= values_per_statement:
-        shape = (collection.key, tuple((f.path, f.folded) for f in found))
-        held = statements.get(shape)
-        if held is None:
-            held = statements[shape] = pair(
-                base.where(
-                    or_(
-                        *(
-                            f.expression.in_(bindparam(f"v{i}", expanding=True))
-                            for i, f in enumerate(found)
-                        )
-                    )
-                )
+    arrays = connection.dialect.name == "postgresql"
+
+    def held(lookups: Sequence[Lookup]) -> tuple[Select[Any], Select[Any]]:
+        shape = (collection.key, tuple((f.path, f.folded) for f in lookups))
+        statement = statements.get(shape)
+        if statement is None:
+            statement = statements[shape] = pair(
+                base.where(or_(*(_among(f, f"v{i}", arrays) for i, f in enumerate(lookups))))
             )
-        yield from rows(*held, {f"v{i}": f.values for i, f in enumerate(found)})
+        return statement
+
+    if arrays or sum(len(lookup.values) for lookup in found) <= values_per_statement:
+        # PostgreSQL takes any number of values as one array: one statement, always.
+        yield from rows(*held(found), {f"v{i}": f.values for i, f in enumerate(found)})
         return
     # Too many values for one statement: field by field, in chunks. The values of one field
     # are distinct, so its chunks match disjoint rows; a row an earlier field matched already
@@ -175,6 +175,18 @@ def stream_rows(
         earlier = found[:index]
         for start in range(0, len(lookup.values), values_per_statement):
             chunk = lookup.values[start : start + values_per_statement]
-            for row in rows(*pair(base.where(lookup.expression.in_(chunk))), {}):
+            for row in rows(*held([lookup]), {"v0": chunk}):
                 if not any(before.matches(row) for before in earlier):
                     yield row
+
+
+def _among(lookup: Lookup, name: str, arrays: bool) -> ColumnElement[bool]:
+    """The lookup's expression among the values bound to `name` at execution: as one array
+    where the database has them (no statement text grows with the values, so the server can
+    keep its plan), otherwise as an IN list expanded per execution."""
+    if not arrays:
+        return lookup.expression.in_(bindparam(name, expanding=True))
+    type_ = lookup.expression.type
+    if lookup.folded or isinstance(type_, sqltypes.NullType):
+        type_ = sqltypes.String()
+    return lookup.expression == any_(bindparam(name, type_=ARRAY(type_)))

@@ -81,6 +81,17 @@ class RequestStep(Base):
     error: Mapped[str | None] = mapped_column(String(1000))
 
 
+def row_value(value: Any) -> Any:
+    """A found value JSON has no type for, kept readable and typed by its text: bytes as hex,
+    dates and times in ISO 8601, anything else (decimals, UUIDs) as its string."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).hex()
+    isoformat = getattr(value, "isoformat", None)
+    if callable(isoformat):
+        return isoformat()
+    return str(value)
+
+
 class StepRows(Base):
     """A batch of rows a step found, encrypted; read back in (attempt, collection, seq) order.
 
@@ -96,7 +107,11 @@ class StepRows(Base):
     attempt: Mapped[int] = mapped_column(Integer)
     seq: Mapped[int] = mapped_column(Integer)
     collection: Mapped[str] = mapped_column(String(200))
-    rows: Mapped[list[dict[str, Any]]] = mapped_column(EncryptedJSON("step_rows.rows"))
+    # Rows as the connector gave them: the column writes what JSON cannot hold by `row_value`
+    # as it encodes, a single pass (a million rows go through here).
+    rows: Mapped[list[dict[str, Any]]] = mapped_column(
+        EncryptedJSON("step_rows.rows", default=row_value, sort_keys=False)
+    )
 
 
 class StoredFile(Base):

@@ -14,7 +14,7 @@ from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from opendpo.connectors.base import Row
-from opendpo.execution.records import StepRows
+from opendpo.execution.records import StepRows, row_value
 
 BATCH_ROWS = 1000
 # Up to this many rows wait for the step's completion; beyond, batches go out as they fill.
@@ -31,12 +31,7 @@ def json_ready(value: Any) -> Any:
         return [json_ready(v) for v in value]
     if value is None or isinstance(value, bool | int | float | str):
         return value
-    if isinstance(value, bytes | bytearray | memoryview):
-        return bytes(value).hex()
-    isoformat = getattr(value, "isoformat", None)
-    if callable(isoformat):
-        return isoformat()
-    return str(value)
+    return row_value(value)
 
 
 class RowSink:
@@ -62,7 +57,7 @@ class RowSink:
 
     def add(self, collection: str, row: Row) -> None:
         batch = self._open.setdefault(collection, [])
-        batch.append(json_ready(row))
+        batch.append(row)  # made JSON-ready as the batch is encoded (StepRows.rows)
         self.counts[collection] = self.counts.get(collection, 0) + 1
         if len(batch) >= BATCH_ROWS:
             self._close_batch(collection)

@@ -14,6 +14,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -115,19 +116,33 @@ class Encrypted(TypeDecorator[str]):
 
 
 class EncryptedJSON(TypeDecorator[Any]):
-    """Any JSON value, encrypted whole: request details, consent proofs, connector secrets."""
+    """Any JSON value, encrypted whole: request details, consent proofs, connector secrets.
+
+    `default` writes values JSON has no type for (as `json.dumps` takes it); a column of bulk
+    rows passes one, and `sort_keys=False`, rather than have each row made ready beforehand.
+    """
 
     impl = Text
     cache_ok = True
 
-    def __init__(self, context: str) -> None:
+    def __init__(
+        self,
+        context: str,
+        *,
+        default: Callable[[Any], Any] | None = None,
+        sort_keys: bool = True,
+    ) -> None:
         super().__init__()
         self.context = context
+        self.default = default
+        self.sort_keys = sort_keys
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
         if value is None:
             return None
-        plain = json.dumps(value, separators=(",", ":"), sort_keys=True).encode()
+        plain = json.dumps(
+            value, separators=(",", ":"), sort_keys=self.sort_keys, default=self.default
+        ).encode()
         return keyring_of(dialect).encrypt(plain, context=self.context)
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
