@@ -218,7 +218,7 @@ def test_the_zip_holds_exact_json_and_csvs_and_reads_the_rows_twice() -> None:
     )
     [header, row] = list(csv.reader(io.StringIO(archive.read("crm/contacts.csv").decode())))
     assert header == [BOM + "email", "tags", "score", "active", "photo"]
-    assert row == ["'@jane", '["news", "events"]', "", "true", "AP8="]
+    assert row == ["'@jane", '["news","events"]', "", "true", "AP8="]
 
 
 def test_an_access_package_carries_the_report_and_an_empty_one_is_valid() -> None:
@@ -307,6 +307,41 @@ def test_rows_that_change_between_the_two_reads_stop_the_package() -> None:
             report=None,
             kind="access",
         )
+
+
+def test_values_the_fast_encoder_refuses_are_still_written_exactly() -> None:
+    # Integers beyond 64 bits and keys that are not strings: orjson refuses them, `json`
+    # writes them; a row with a NaN is walked for it on that path.
+    documents = CollectionSpec(
+        "crm_db",
+        "documents",
+        (FieldSpec("id", ("system.operations",), primary_key=True), FieldSpec("doc")),
+    )
+    rows: list[Row] = [
+        {"id": 2**70, "doc": {"a": 1}},
+        {"id": 2, "doc": {7: "seven", "score": float("inf")}},
+        {"id": 3, "doc": {"at": dt.date(2026, 1, 2), "score": float("nan")}},
+    ]
+    sink = Unseekable()
+    write_package(
+        sink,
+        sections=[section("crm", "CRM", documents, ("id", "doc"), Rows(rows))],
+        report=None,
+        kind="access",
+    )
+    archive = _zip(sink.getvalue())
+    given = json.loads(archive.read("data.json"))["systems"]["crm"]["collections"]["documents"]
+    assert given["rows"] == [
+        {"id": 2**70, "doc": {"a": 1}},
+        {"id": 2, "doc": {"7": "seven", "score": None}},
+        {"id": 3, "doc": {"at": "2026-01-02", "score": None}},
+    ]
+    [_, first, second, third] = list(
+        csv.reader(io.StringIO(archive.read("crm/documents.csv").decode("utf-8-sig")))
+    )
+    assert first == [str(2**70), '{"a":1}']
+    assert second == ["2", '{"7":"seven","score":null}']
+    assert third == ["3", '{"at":"2026-01-02","score":null}']
 
 
 def test_a_package_stored_encrypted_reads_back_as_the_same_zip(engine: Engine) -> None:

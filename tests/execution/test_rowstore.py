@@ -3,6 +3,10 @@ found, from the finishing attempt only, a few batches per read."""
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
+from decimal import Decimal
+
 import pytest
 from package_requests import make_request
 from sqlalchemy import Engine, event
@@ -126,3 +130,37 @@ def test_many_rows_are_streamed_per_collection(
         assert [r["n"] for r in orders] == list(range(many))
         assert len(reads) == 2  # six batches, four a read
         assert len(list(found.rows(step_id=step_id, attempt=2, collection="web.logins"))) == 2
+
+
+def test_values_json_lacks_come_back_as_their_text(
+    engine: Engine, factory: sessionmaker[Session], step_id: int
+) -> None:
+    found = {
+        "at": dt.datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=dt.UTC),
+        "on": dt.date(2026, 1, 2),
+        "amount": Decimal("10.50"),
+        "key": uuid.UUID(int=5),
+        "photo": b"\x00\xff",
+        "big": 2**70,  # beyond orjson: the batch goes through json instead
+        "tags": ("a", "b"),
+        "score": float("nan"),
+    }
+    sink = RowSink(session_factory=factory, step_id=step_id, attempt=1)
+    sink.add("shop.customers", found)
+    sink.add("shop.customers", {"n": 1, "score": float("inf")})  # the same batch: json
+    sink.add("web.logins", {"n": 1, "score": float("inf")})  # a batch of its own: orjson
+    with factory() as session, session.begin():
+        session.add_all(sink.pending())
+    [first, second] = list(
+        read_rows(session_factory=factory, step_id=step_id, attempt=1, collection="shop.customers")
+    )
+    [alone] = list(
+        read_rows(session_factory=factory, step_id=step_id, attempt=1, collection="web.logins")
+    )
+    assert alone == second
+    assert first["at"] == "2026-01-02T03:04:05.000006+00:00"
+    assert (first["on"], first["amount"], first["photo"]) == ("2026-01-02", "10.50", "00ff")
+    assert (first["key"], first["big"], first["tags"]) == (str(uuid.UUID(int=5)), 2**70, ["a", "b"])
+    # JSON has no NaN or infinity: null, whichever encoder wrote the batch.
+    assert first["score"] is None
+    assert second == {"n": 1, "score": None}

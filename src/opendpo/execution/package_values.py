@@ -7,21 +7,22 @@ A CSV cell that starts with = + - @, a tab or a carriage return is prefixed with
 no spreadsheet runs it as a formula (OWASP, CSV injection); numbers are never prefixed.
 
 A million rows go through here twice per export: the helpers are built once per collection
-and keep the per-row work to dict look-ups and the C JSON encoder.
+and keep the per-row work to dict look-ups and orjson (`store.json_text`).
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
-import json
 import math
 import uuid
 from collections.abc import Callable, Sequence
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from opendpo.connectors.base import Row
+from opendpo.store import json_text
 
 FORMULA_FIRST = frozenset("=+-@\t\r")
 
@@ -42,27 +43,9 @@ def plain(value: Any) -> Any:
     return str(value)
 
 
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
-
-
 def json_encoder() -> Encode:
-    """Compact JSON, UTF-8 as it is; one encoder reused for every row."""
-    strict = json.JSONEncoder(default=plain, ensure_ascii=False, allow_nan=False)
-
-    def encode(value: Any) -> str:
-        try:
-            return strict.encode(value)
-        except ValueError:  # NaN or infinity somewhere: rare, so only then walk the value
-            return strict.encode(_finite(value))
-
-    return encode
+    """Compact JSON, UTF-8 as it is, NaN and infinities as null (`json_text`)."""
+    return partial(json_text.dumps, default=plain, ensure_ascii=False)
 
 
 def cell(value: Any, encode: Encode) -> str:
