@@ -22,7 +22,7 @@ from opendpo.execution.finding import find_dataset, identity_values
 from opendpo.execution.lease import LeaseKeeper
 from opendpo.execution.outcome import Heartbeat, LeaseLost, Outcome
 from opendpo.execution.planning import Phase, Plan, make_plan
-from opendpo.execution.records import RequestStep
+from opendpo.execution.records import STEPS_TABLE, RequestStep
 from opendpo.execution.rowstore import RowSink, discard_other_attempts, json_ready
 from opendpo.execution.runtime import Runtime
 from opendpo.execution.steps import StepStatus
@@ -68,11 +68,18 @@ def plan_for(
     policy = runtime.policy(session)
     systems = bindings(session=session, policy=policy)
     kinds = [i.kind for i in request.identities if i.verified_at is not None]
+    shared = chain.cache(session)
+    key = f"plan {request.kind} {' '.join(kinds)}"
+    held = shared.get(key) if shared is not None else None
+    if held is not None and held[0] is policy:  # the chain's steps share one plan
+        return held[1], systems
     plan = make_plan(
         kind=RequestKind(request.kind),
         identity_kinds=kinds,
         systems=systems,
     )
+    if shared is not None:
+        shared[key] = (policy, plan)
     return plan, systems
 
 
@@ -113,12 +120,12 @@ def _find(
     handed = shared.setdefault("outputs", {}) if shared is not None else {}
     unknown = [seq for seq in step.depends_on if seq not in handed]
     if unknown:
-        for earlier in session.scalars(
-            select(RequestStep).where(
+        for seq, outputs in session.execute(
+            select(RequestStep.seq, RequestStep.outputs).where(
                 RequestStep.request_id == request.id, RequestStep.seq.in_(unknown)
             )
         ):
-            handed[earlier.seq] = earlier.outputs or {}
+            handed[seq] = outputs or {}
     for seq in step.depends_on:
         upstream.update(handed.get(seq, {}))
     sink = RowSink(
@@ -172,15 +179,17 @@ def record(
         values["finished_at"] = now
     if outcome.outputs is not None:
         values["outputs"] = outcome.outputs  # the column's type encrypts it, as in the ORM
+    # A Core UPDATE: the ORM's bulk-update path costs more than the database's answer, and
+    # the step object is read afresh (populate_existing) by whatever looks at it next.
+    steps = STEPS_TABLE
     result = session.execute(
-        update(RequestStep)
+        update(steps)
         .where(
-            RequestStep.id == step.id,
-            RequestStep.lease_owner == runtime.owner,
-            RequestStep.status == StepStatus.RUNNING.value,
+            steps.c.id == step.id,
+            steps.c.lease_owner == runtime.owner,
+            steps.c.status == StepStatus.RUNNING.value,
         )
         .values(**values)
-        .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return False

@@ -9,7 +9,7 @@ work is idempotent, so taking it again does nothing twice.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
@@ -19,6 +19,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -75,10 +76,17 @@ class RequestStep(Base):
     # Counts and names only (rows per collection, fields changed): shown to staff as is.
     summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # Values later steps need (a customer id found in billing, used by support): personal.
-    outputs: Mapped[dict[str, Any] | None] = mapped_column(EncryptedJSON("request_steps.outputs"))
+    # Only the steps that take them read them (undefer): not decrypted with every step read.
+    outputs: Mapped[dict[str, Any] | None] = mapped_column(
+        EncryptedJSON("request_steps.outputs"), deferred=True
+    )
     # What a step was given to do beyond its phase (fields to correct, a processor's answer).
     inputs: Mapped[dict[str, Any] | None] = mapped_column(EncryptedJSON("request_steps.inputs"))
     error: Mapped[str | None] = mapped_column(String(1000))
+
+
+# The steps' table as such, for the Core statements of a step's hot path (see phases.record).
+STEPS_TABLE = cast(Table, RequestStep.__table__)
 
 
 def row_value(value: Any) -> Any:
