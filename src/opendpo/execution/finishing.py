@@ -23,7 +23,6 @@ from sqlalchemy.orm import Session
 from opendpo.consent.suppression import ALL_PURPOSES, SuppressionReason, suppress
 from opendpo.execution import notices
 from opendpo.execution.files import open_writer
-from opendpo.execution.objection import objection_action
 from opendpo.execution.outcome import Outcome
 from opendpo.execution.planning import Phase
 from opendpo.execution.records import RequestStep
@@ -32,6 +31,7 @@ from opendpo.execution.steps import StepStatus
 from opendpo.rights import workflow
 from opendpo.rights.kinds import RequestKind
 from opendpo.rights.letters import LetterContext
+from opendpo.rights.objection import objection_action
 from opendpo.rights.records import Request
 from opendpo.security.audit import Actor, ActorKind
 from opendpo.subjects.flags import FlagKind, active_flags, add_flag, lift_flag

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from opendpo.errors import DomainError, InvalidValue
+from opendpo.rights import objection
 from opendpo.rights.clock import start_clock
 from opendpo.rights.kinds import CLOSED, RequestKind, RequestStatus
 from opendpo.rights.letters import Letter, LetterContext, render
@@ -25,6 +26,7 @@ from opendpo.rights.timeline import add_event
 from opendpo.rights.workflow import contact_email, move
 from opendpo.security.audit import Actor, as_utc
 from opendpo.security.keyring import Keyring
+from opendpo.store.encrypted import keyring_of
 from opendpo.subjects.identities import IdentityKind
 from opendpo.subjects.people import Identity
 
@@ -221,6 +223,15 @@ def _request_verified(
     start_clock(request, verified_at=now)
     link_person(session=session, request=request, actor=actor, now=now)
     link_duplicates(session=session, request=request, actor=actor, now=now)
+    objection.on_verified(
+        session=session,
+        # The store's own keys (blind indexes for the suppression list): every caller's.
+        keyring=keyring_of(session.get_bind().dialect),
+        request=request,
+        policy=context.policy,
+        actor=actor,
+        now=now,
+    )
     to = contact_email(request)
     if to is None:
         return []

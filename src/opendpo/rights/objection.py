@@ -2,16 +2,18 @@
 
 Direct marketing is absolute (Art 21(3)): every direct-marketing purpose is flagged for the
 person, and each verified address is suppressed for those purposes on its channels, so the
-refusal holds for an address OpenDPO has never seen and survives a later erasure. An
-objection on legitimate interests or research is weighed first (Art 21(1), (6)): a request
-run on those grounds has been upheld by staff, and the purposes resting on that ground are
-flagged. Staff may name the purposes instead (request details, `purposes`). The systems'
-own do-not-contact flags are set by the restrict phase (policy `restriction.flags` with
-`marks: objection`).
+refusal holds for an address OpenDPO has never seen and survives a later erasure. There is
+nothing to weigh, so this happens the moment the request is verified (`on_verified`), not
+when staff run the request across the systems. An objection on legitimate interests or
+research is weighed first (Art 21(1), (6)): a request run on those grounds has been upheld
+by staff, and the purposes resting on that ground are flagged. Staff may name the purposes
+instead (request details, `purposes`). The systems' own do-not-contact flags are set by the
+restrict phase (policy `restriction.flags` with `marks: objection`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Sequence
 
 from sqlalchemy.orm import Session
@@ -19,8 +21,10 @@ from sqlalchemy.orm import Session
 from opendpo.consent.suppression import SuppressionReason, suppress
 from opendpo.errors import InvalidValue
 from opendpo.policy.model.document import PolicyDocument
-from opendpo.rights.kinds import ObjectionGround
+from opendpo.rights.kinds import ObjectionGround, RequestKind
 from opendpo.rights.records import Request
+from opendpo.rights.timeline import add_event
+from opendpo.security.audit import Actor
 from opendpo.security.keyring import Keyring
 from opendpo.subjects.flags import FlagKind, active_flags, add_flag
 from opendpo.subjects.people import find_or_create_person
@@ -111,3 +115,31 @@ def objection_action(
     if absolute and addresses:
         note += f"; {len(addresses)} address(es) suppressed for direct marketing"
     return note, act
+
+
+def on_verified(
+    *,
+    session: Session,
+    keyring: Keyring,
+    request: Request,
+    policy: PolicyDocument,
+    actor: Actor,
+    now: dt.datetime,
+) -> None:
+    """A direct-marketing objection takes effect as its request is verified, in the same
+    transaction; any other request, or ground, waits for staff."""
+    if request.kind != RequestKind.OBJECTION.value:
+        return
+    details = request.details or {}
+    if details.get("ground") != ObjectionGround.DIRECT_MARKETING.value:
+        return
+    note, act = objection_action(session=session, keyring=keyring, request=request, policy=policy)
+    act()
+    add_event(
+        session=session,
+        request=request,
+        actor=actor,
+        kind="objection_applied",
+        message=f"Direct marketing stopped on verification (Art 21(3)): {note}.",
+        now=now,
+    )
