@@ -144,6 +144,11 @@ def stream_rows(
                 yield row_of(record)
             return
         del first
+        if connection.dialect.name == "postgresql":
+            # Every row is read: plan for all of them, not for the first tenth as a cursor
+            # otherwise does (an index probe per value where one bitmap scan serves, three
+            # times slower). SET LOCAL ends with the transaction.
+            connection.exec_driver_sql("SET LOCAL cursor_tuple_fraction = 1")
         for record in connection.execute(streamed, params):
             yield row_of(record)
 
@@ -164,8 +169,7 @@ def stream_rows(
             )
         return statement
 
-    if arrays or sum(len(lookup.values) for lookup in found) <= values_per_statement:
-        # PostgreSQL takes any number of values as one array: one statement, always.
+    if sum(len(lookup.values) for lookup in found) <= values_per_statement:
         yield from rows(*held(found), {f"v{i}": f.values for i, f in enumerate(found)})
         return
     # Too many values for one statement: field by field, in chunks. The values of one field
