@@ -16,8 +16,9 @@ from typing import Any
 
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
-from opendpo.execution.records import RequestStep
+from opendpo.execution.records import STEPS_TABLE, RequestStep
 from opendpo.execution.steps import StepStatus, claimable
 from opendpo.rights.kinds import RequestStatus
 from opendpo.rights.records import Request
@@ -64,18 +65,28 @@ def claim_next(
     request cancelled meanwhile is left to the step's normal hand-out, which cancels it)."""
     if not session.get_bind().dialect.update_returning:
         return None  # the step goes through the queue instead
-    live = exists().where(Request.id == RequestStep.request_id, Request.status.in_(LIVE))
-    return session.scalars(
-        update(RequestStep)
-        .where(RequestStep.id == step_id, claimable(now), live)
-        .values(
-            status=StepStatus.RUNNING,
-            lease_owner=owner,
-            lease_expires_at=now + lease,
-            attempts=RequestStep.attempts + 1,
-            started_at=now,
-            error=None,
-        )
-        .returning(RequestStep)
-        .execution_options(synchronize_session=False, populate_existing=True)
-    ).one_or_none()
+    steps = STEPS_TABLE
+    live = exists().where(Request.id == steps.c.request_id, Request.status.in_(LIVE))
+    claimed = {
+        "status": StepStatus.RUNNING.value,
+        "lease_owner": owner,
+        "lease_expires_at": now + lease,
+        "started_at": now,
+        "error": None,
+    }
+    # A Core UPDATE: the ORM's would load the whole row back (decrypting its inputs) for the
+    # few columns the claim changes, which are set on the step as read by `ready_now`.
+    attempts = session.scalar(
+        update(steps)
+        .where(steps.c.id == step_id, claimable(now), live)
+        .values(**claimed, attempts=steps.c.attempts + 1)
+        .returning(steps.c.attempts)
+    )
+    if attempts is None:
+        return None
+    step = session.get(RequestStep, step_id)
+    if step is None:  # not possible: the row was just updated in this transaction
+        return None
+    for name, value in (*claimed.items(), ("attempts", attempts)):
+        set_committed_value(step, name, value)
+    return step
