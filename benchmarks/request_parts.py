@@ -34,7 +34,7 @@ from rich.table import Table
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
-from opendpo.execution import chain, closing, engine, package, phases
+from opendpo.execution import chain, changing, closing, engine, finishing, package, phases
 
 console = Console(width=110)
 # (module, function, label): the parts timed, outermost first.
@@ -43,9 +43,11 @@ PARTS: list[tuple[ModuleType, str, str]] = [
     (engine, "run_step", "engine.run_step: a chain of steps"),
     (phases, "_work", "  the steps' own work (find, change, package, finish)"),
     (phases, "_find", "    find: the connectors' reads and the row store"),
+    (changing, "run", "    erase, rectify, restrict: plan the changes and apply them"),
     (closing, "write_package", "    package: the zip"),
     (closing, "build_report", "    package: the Art 15 report's facts"),
     (package, "render_report", "    package: the report rendered"),
+    (finishing, "run", "    finish: suppression, flags, the report"),
     (phases, "record", "  record each step: outcome, rows, timeline"),
     (chain, "claim_next", "  claim the next step of the chain"),
     (chain, "ready_now", "  read the plan's steps again"),
