@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from opendpo.consent.suppression import Suppression, suppression_index
 from opendpo.decisions.decide import decide
+from opendpo.execution import changing
 from opendpo.execution.records import RequestStep
 from opendpo.execution.runtime import Runtime
 from opendpo.subjects.flags import ProcessingFlag
@@ -80,10 +81,28 @@ def keyed_hash(runtime: Runtime, value: str) -> str:
     return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
 
 
+@pytest.mark.parametrize("batched", [False, True], ids=["one batch", "a row at a time"])
 def test_erasure_leaves_every_system_in_the_exact_state_expected(
-    runtime: Runtime, estate: Estate, run_request: Run
+    runtime: Runtime,
+    estate: Estate,
+    run_request: Run,
+    monkeypatch: pytest.MonkeyPatch,
+    batched: bool,
 ) -> None:
+    sent: list[int] = []
+    add_batch = changing.PlannedChanges.add
+
+    def add(planned: changing.PlannedChanges, batch: changing.ChangeBatch, **kw: bool) -> None:
+        sent.append(len(batch.changes))
+        add_batch(planned, batch, **kw)
+
+    monkeypatch.setattr(changing.PlannedChanges, "add", add)
+    if batched:
+        # As for a person with more rows than one batch holds: the same end, a row at a time.
+        monkeypatch.setattr(changing, "ONE_BATCH_ROWS", 0)
+        monkeypatch.setattr(changing, "BATCH_ROWS", 1)
     request, steps = run_request("erasure", ("email", ALICE))
+    assert max(sent) == 1 if batched else max(sent) > 1
     assert request.status == "completed"
     # The courier received names: it is owed a notice (Art 19), left for staff to close.
     assert [(s.phase, s.system, s.status) for s in steps if s.status != "done"] == [

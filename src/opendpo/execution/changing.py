@@ -5,13 +5,20 @@ holds now, so a step retried after a crash computes exactly the same changes; co
 compare before writing, so what was already done counts zero the second time. A dataset's
 changes go to its system in one batch: one transaction on a SQL database, children deleted
 before the rows they reference.
+
+A dataset with more than ONE_BATCH_ROWS found rows (a person with a million log lines) would
+hold every change in memory for that one batch. Its changes are computed and sent BATCH_ROWS
+rows at a time instead, collection by collection in the same order (children first), each
+batch in a transaction of its own: memory stays bounded, and a step stopped part way is
+simply run again, the batches already sent counting zero.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from itertools import islice
 from typing import Any
 
 from sqlalchemy import select
@@ -37,6 +44,11 @@ from opendpo.execution.steps import StepStatus
 from opendpo.execution.systems import bindings
 from opendpo.policy.model.document import PolicyDocument
 from opendpo.rights.records import Request
+
+# Found rows whose changes go to a system as one batch (one transaction); beyond, they go
+# BATCH_ROWS rows at a time.
+ONE_BATCH_ROWS = 50_000
+BATCH_ROWS = 5_000
 
 
 def check_corrections(corrections: Mapping[str, Any], traversal: Traversal) -> None:
@@ -112,7 +124,8 @@ def run(
     def rows_of(collection: str) -> Iterable[Row]:
         return reader.rows(step_id=found_id, attempt=attempt, collection=collection)
 
-    planned_changes = plan_changes(
+    found_rows = sum(found.summary.get("rows", {}).values())
+    batches = change_batches(
         phase=Phase(step.phase),
         inputs=step.inputs or {},
         policy=policy,
@@ -121,42 +134,100 @@ def run(
         counts=found.summary.get("rows", {}),
         rows_of=rows_of,
         everything=system.collections,
+        batch_rows=None if found_rows <= ONE_BATCH_ROWS else BATCH_ROWS,
     )
-    changes = planned_changes.changes
-    heartbeat()
     connector = runtime.pool.get(system)
-    applied = connector.apply(changes) if changes else None
-    changed = dict(applied.changed) if applied is not None else {}
+    planned_changes = PlannedChanges()
+    changed: Counter[str] = Counter()
+    if found_rows <= ONE_BATCH_ROWS:
+        planned_changes = PlannedChanges.of(batches)
+        heartbeat()
+        if planned_changes.changes:
+            changed.update(connector.apply(planned_changes.changes).changed)
+    else:
+        for batch in batches:
+            planned_changes.add(batch, keep=False)
+            if batch.changes:
+                changed.update(connector.apply(batch.changes).changed)
+            heartbeat()
     total = sum(changed.values())
     verb = {"erase": "erased", "rectify": "corrected", "restrict": "restricted"}[step.phase]
     return Outcome(
         status=StepStatus.DONE,
         summary={
             "attempt": step.attempts,
-            "changed": changed,
+            "changed": dict(changed),
             "planned": planned_changes.planned(),
             "kept": planned_changes.kept,
             "lines": planned_changes.described[:200],
         },
         message=f"{verb}: {total} row{'s' if total != 1 else ''} changed in {system.name}"
-        + (f" ({len(changes) - total} already done)" if len(changes) > total else ""),
+        + (
+            f" ({planned_changes.total - total} already done)"
+            if planned_changes.total > total
+            else ""
+        ),
     )
 
 
 @dataclass
 class PlannedChanges:
-    """What a change step would send to its system, and (for an erasure) why, per collection."""
+    """What a change step would send to its system, and (for an erasure) why, per collection.
+
+    `changes` holds them all unless they were sent batch by batch (`keep=False` to `add`):
+    then only the counts and the erasures' reasons are kept."""
 
     changes: list[Change] = field(default_factory=list)
     kept: dict[str, Any] = field(default_factory=dict)  # collection → the exemption's reason
-    described: list[str] = field(default_factory=list)
     erasures: list[ErasurePlan] = field(default_factory=list)
+    counts: Counter[str] = field(default_factory=Counter)
+
+    @classmethod
+    def of(cls, batches: Iterable[ChangeBatch]) -> PlannedChanges:
+        """Every batch's changes, held together."""
+        planned = cls()
+        for batch in batches:
+            planned.add(batch)
+        return planned
+
+    def add(self, batch: ChangeBatch, *, keep: bool = True) -> None:
+        key = batch.collection.key
+        if batch.changes:
+            self.counts[key] += len(batch.changes)
+        if keep:
+            self.changes.extend(batch.changes)
+        plan = batch.erasure
+        if plan is None:
+            return
+        if not keep:
+            plan = replace(plan, changes=[])
+        if self.erasures and self.erasures[-1].collection.key == key:
+            self.erasures[-1] = self.erasures[-1].merged(plan)
+        else:
+            self.erasures.append(plan)
+        if not plan.deletes and plan.decision.reason:
+            self.kept[key] = plan.decision.reason
+
+    @property
+    def described(self) -> list[str]:
+        return [line for plan in self.erasures for line in plan.describe()]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
 
     def planned(self) -> dict[str, int]:
-        return dict(Counter(c.collection.key for c in self.changes))
+        return dict(self.counts)
 
 
-def plan_changes(
+@dataclass(frozen=True)
+class ChangeBatch:
+    collection: CollectionSpec
+    changes: list[Change]
+    erasure: ErasurePlan | None  # why, for an erasure
+
+
+def change_batches(
     *,
     phase: Phase,
     inputs: Mapping[str, Any],
@@ -166,44 +237,46 @@ def plan_changes(
     counts: Mapping[str, int],
     rows_of: Callable[[str], Iterable[Row]],
     everything: list[CollectionSpec],
-) -> PlannedChanges:
+    batch_rows: int | None = None,
+) -> Iterator[ChangeBatch]:
     """The changes one dataset's found rows need, in the order they are sent (an erasure's
-    children before their parents). `rows_of` gives a collection's rows as they were found;
-    the real step reads them from the row store, the dry run from memory. Applies nothing."""
+    children before their parents), `batch_rows` found rows at a time (None: a collection's
+    rows at once). `rows_of` gives a collection's rows as they were found; the real step
+    reads them from the row store, the dry run from memory. Applies nothing."""
     referenced = _referenced(everything)
-    planned = PlannedChanges()
     ordered = deletion_order(collections) if phase is Phase.ERASE else collections
     for collection in ordered:
         if not counts.get(collection.key):
             continue
-        if phase is Phase.ERASE:
-            plan = plan_erasure(
-                collection,
-                rows_of(collection.key),
-                erasure=policy.erasure,
-                context=context,
-                referenced=referenced.get(collection.key, frozenset()),
-            )
-            planned.erasures.append(plan)
-            planned.changes.extend(plan.changes)
-            planned.described.extend(plan.describe())
-            if not plan.deletes and plan.decision.reason:
-                planned.kept[collection.key] = plan.decision.reason
-        elif phase is Phase.RECTIFY:
-            planned.changes.extend(
-                rectify(collection, rows_of(collection.key), inputs.get("corrections", {}))
-            )
-        else:
-            planned.changes.extend(
-                plan_restriction(
+        found = rows_of(collection.key)
+        for rows in [found] if batch_rows is None else _batched(found, batch_rows):
+            if phase is Phase.ERASE:
+                plan = plan_erasure(
                     collection,
-                    rows_of(collection.key),
+                    rows,
+                    erasure=policy.erasure,
+                    context=context,
+                    referenced=referenced.get(collection.key, frozenset()),
+                )
+                yield ChangeBatch(collection, plan.changes, plan)
+            elif phase is Phase.RECTIFY:
+                corrections = inputs.get("corrections", {})
+                yield ChangeBatch(collection, rectify(collection, rows, corrections), None)
+            else:
+                restricted = plan_restriction(
+                    collection,
+                    rows,
                     restriction=policy.restriction,
                     restrict=bool(inputs.get("restrict", True)),
                     marks=inputs.get("marks", "restriction"),
                 )
-            )
-    return planned
+                yield ChangeBatch(collection, restricted, None)
+
+
+def _batched(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
+    found = iter(rows)
+    while batch := list(islice(found, size)):
+        yield batch
 
 
 def _referenced(collections: list[CollectionSpec]) -> dict[str, frozenset[str]]:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from opendpo.connectors.base import Change, ChangeAction, CollectionSpec, Row, get_path
 from opendpo.errors import InvalidValue
-from opendpo.execution.changing import plan_changes
+from opendpo.execution.changing import PlannedChanges, change_batches
 from opendpo.execution.engine import STARTABLE, CannotStart, verified_identities
 from opendpo.execution.finding import find_dataset, identity_values
 from opendpo.execution.masking import ErasurePlan, MaskContext, canonical, row_key
@@ -150,15 +150,17 @@ def dry_run(*, runtime: Runtime, session: Session, request: Request) -> DryRun:
         if step.phase is not Phase.ERASE:
             continue
         system = by_key[str(step.system)]
-        planned = plan_changes(
-            phase=Phase.ERASE,
-            inputs=step.inputs or {},
-            policy=policy,
-            context=context,
-            collections=[c for c in system.collections if c.dataset == step.dataset],
-            counts=counts,
-            rows_of=lambda key: found.rows.get(key, []),
-            everything=system.collections,
+        planned = PlannedChanges.of(
+            change_batches(
+                phase=Phase.ERASE,
+                inputs=step.inputs or {},
+                policy=policy,
+                context=context,
+                collections=[c for c in system.collections if c.dataset == step.dataset],
+                counts=counts,
+                rows_of=lambda key: found.rows.get(key, []),
+                everything=system.collections,
+            )
         )
         result.changes[str(step.dataset)] = planned.changes
         for erasure in planned.erasures:
