@@ -23,6 +23,7 @@ from sql_estate import (
 )
 from sqlalchemy import Engine, event
 
+from opendpo.connectors import sql_apply
 from opendpo.connectors.base import (
     Change,
     ChangeAction,
@@ -162,7 +163,9 @@ def test_a_value_the_column_cannot_hold_stops_the_batch(
     assert rows(company_url, contacts, "id")[1]["first_name"] == CONTACTS[1]["first_name"]
 
 
-def test_changes_of_one_shape_go_in_one_statement(crm: SqlConnector) -> None:
+def test_changes_go_in_as_few_statements_as_their_values_allow(
+    crm: SqlConnector, company_url: str
+) -> None:
     statements: list[tuple[str, bool]] = []
 
     def record(
@@ -173,15 +176,37 @@ def test_changes_of_one_shape_go_in_one_statement(crm: SqlConnector) -> None:
 
     spec = SPECS["contacts"]
     batch = [
+        # The same value for every row: one UPDATE naming the rows as a set.
         *(Change(spec, {"id": i}, ChangeAction.UPDATE, {"first_name": "X"}) for i in range(1, 9)),
+        # A value of its own for each row (a hash, say): one statement, many parameter sets.
+        *(Change(spec, {"id": i}, ChangeAction.UPDATE, {"last_name": f"L{i}"}) for i in (1, 2)),
         *(Change(SPECS["enquiries"], {"id": i}, ChangeAction.DELETE) for i in (101, 102, 103)),
     ]
     event.listen(Engine, "before_cursor_execute", record)
     try:
-        assert crm.apply(batch).changed == {"company_db.contacts": 8, "company_db.enquiries": 3}
+        assert crm.apply(batch).changed == {"company_db.contacts": 10, "company_db.enquiries": 3}
     finally:
         event.remove(Engine, "before_cursor_execute", record)
-    assert statements == [("UPDATE", True), ("DELETE", True)]
+    assert statements == [("UPDATE", False), ("UPDATE", True), ("DELETE", False)]
+    stored = {row["id"]: row for row in rows(company_url, contacts, "id")}
+    assert {i: stored[i]["first_name"] for i in range(1, 10)} == {
+        **dict.fromkeys(range(1, 9), "X"),
+        9: CONTACTS[8]["first_name"],
+    }
+    assert [stored[i]["last_name"] for i in (1, 2, 3)] == ["L1", "L2", CONTACTS[2]["last_name"]]
+    assert crm.apply(batch).changed == {"company_db.contacts": 0, "company_db.enquiries": 0}
+
+
+def test_rows_named_as_a_set_go_in_chunks(
+    crm: SqlConnector, company_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sql_apply, "SET_KEYS", 3)
+    spec = SPECS["contacts"]
+    batch = [Change(spec, {"id": i}, ChangeAction.UPDATE, {"first_name": "Y"}) for i in range(1, 8)]
+    batch += [Change(spec, {"id": 3}, ChangeAction.UPDATE, {"first_name": "Y"})]  # twice
+    assert crm.apply(batch).changed == {"company_db.contacts": 7}
+    names = [row["first_name"] for row in rows(company_url, contacts, "id")]
+    assert names[:8] == ["Y"] * 7 + [CONTACTS[7]["first_name"]]
 
 
 def test_concurrent_applies_each_commit(crm: SqlConnector, company_url: str) -> None:

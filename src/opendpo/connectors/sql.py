@@ -32,14 +32,14 @@ from opendpo.connectors.sql_apply import apply_changes
 from opendpo.connectors.sql_engine import build_engine, database_url, describe_server
 from opendpo.connectors.sql_errors import connector_error
 from opendpo.connectors.sql_find import lookups, stream_rows
+from opendpo.connectors.sql_types import values_per_statement
 
 logger = logging.getLogger(__name__)
 
 # Values per SELECT: each a parameter of its own, or on PostgreSQL one array, which psycopg
-# builds in memory at about 230 bytes a value (23 MiB for 100,000). Old SQLite builds allow
-# 999 parameters in a statement.
+# builds in memory at about 230 bytes a value (23 MiB for 100,000); fewer on old SQLite
+# (`sql_types.values_per_statement`).
 VALUES_PER_STATEMENT = 10_000
-_OLD_SQLITE_VALUES = 900
 
 
 class SqlConnection(BaseModel):
@@ -266,10 +266,7 @@ class SqlConnector:
             held: Connection | None = getattr(self._reading, "connection", None)
             with nullcontext(held) if held is not None else engine.connect() as connection:
                 # Known once connected: the version of the server (or SQLite library).
-                version = connection.dialect.server_version_info or ()
-                limit = VALUES_PER_STATEMENT
-                if connection.dialect.name == "sqlite" and version < (3, 32):
-                    limit = _OLD_SQLITE_VALUES
+                limit = values_per_statement(connection, VALUES_PER_STATEMENT)
                 yield from stream_rows(
                     connection,
                     table,

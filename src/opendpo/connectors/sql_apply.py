@@ -32,6 +32,7 @@ from sqlalchemy.sql.elements import BindParameter, ColumnElement
 from opendpo.connectors.base import Change, ChangeAction, CollectionSpec, ConnectorError
 from opendpo.connectors.sql_types import (
     UNFIT,
+    among,
     comparable,
     decode_json,
     encode_json,
@@ -39,10 +40,13 @@ from opendpo.connectors.sql_types import (
     is_json,
     set_path,
     storable,
+    values_per_statement,
 )
 
 # Rows read per SELECT … FOR UPDATE when changing values inside JSON columns.
 _READ_CHUNK = 500
+# Keys per statement where rows are named as a set (on PostgreSQL one array parameter).
+SET_KEYS = 5_000
 
 
 @dataclass(frozen=True)
@@ -156,8 +160,42 @@ def _differs(column: ColumnElement[Any], value: BindParameter[Any], dialect: str
     return column.is_distinct_from(value)
 
 
+def _by_set(shape: _Shape) -> bool:
+    """Whether rows of this shape can be named as a set: by one key column's values."""
+    return len(shape.keys) == 1
+
+
+def _in_set(
+    connection: Connection,
+    table: Table,
+    shape: _Shape,
+    statement: Any,
+    run: Sequence[_Prepared],
+    given: Mapping[str, Any] | None = None,
+) -> int:
+    """`statement` (its WHERE still to come, `given` its other parameters) run for the run's
+    rows, SET_KEYS keys at a time: one statement each, where row by row a million deletions
+    are a million."""
+    arrays = connection.dialect.name == "postgresql"
+    statement = statement.where(
+        among(comparable(table.c[shape.keys[0]]), "opendpo_keys", arrays=arrays),
+        *(table.c[name].is_(None) for name in shape.null_keys),
+    )
+    keys = list(dict.fromkeys(p.key[0] for p in run))
+    size = values_per_statement(connection, SET_KEYS)
+    return sum(
+        connection.execute(
+            statement, {**(given or {}), "opendpo_keys": keys[start : start + size]}
+        ).rowcount
+        for start in range(0, len(keys), size)
+    )
+
+
 def _delete(connection: Connection, table: Table, run: Sequence[_Prepared]) -> int:
-    statement = delete(table).where(*_where(table, run[0].shape))
+    shape = run[0].shape
+    if _by_set(shape):
+        return _in_set(connection, table, shape, delete(table), run)
+    statement = delete(table).where(*_where(table, shape))
     return connection.execute(statement, [_key_params(p) for p in run]).rowcount
 
 
@@ -167,18 +205,46 @@ def _update_flat(connection: Connection, table: Table, run: Sequence[_Prepared])
     values: dict[str, BindParameter[Any]] = {
         name: bindparam(f"opendpo_value_{i}") for i, name in enumerate(shape.flat)
     }
-    statement = (
+    changing = (
         update(table)
-        .where(*_where(table, shape))
         .where(or_(*(_differs(table.c[name], param, dialect) for name, param in values.items())))
         .values({table.c[name]: param for name, param in values.items()})
     )
-    parameters = []
-    for prepared in run:
-        params = _key_params(prepared)
-        params.update({f"opendpo_value_{i}": v for i, v in enumerate(prepared.flat)})
-        parameters.append(params)
-    return connection.execute(statement, parameters).rowcount
+    count = 0
+    singles: list[_Prepared] = []
+    # Rows set to the same values (nulls, a fixed string) go as sets; the others (hashes,
+    # random strings) one parameter set each, in one executemany.
+    for flat, same in _alike(run).items():
+        if len(same) > 1 and _by_set(shape):
+            given = {f"opendpo_value_{i}": v for i, v in enumerate(flat)}
+            count += _in_set(connection, table, shape, changing, same, given)
+        else:
+            singles.extend(same)
+    if singles:
+        parameters = []
+        for prepared in singles:
+            params = _key_params(prepared)
+            params.update({f"opendpo_value_{i}": v for i, v in enumerate(prepared.flat)})
+            parameters.append(params)
+        statement = changing.where(*_where(table, shape))
+        count += connection.execute(statement, parameters).rowcount
+    return count
+
+
+def _alike(run: Sequence[_Prepared]) -> dict[tuple[Any, ...], list[_Prepared]]:
+    """The run's changes by the values they set (each alone where a value cannot be hashed)."""
+    groups: dict[tuple[Any, ...], list[_Prepared]] = {}
+    for number, prepared in enumerate(run):
+        try:
+            groups.setdefault(prepared.flat, []).append(prepared)
+        except TypeError:  # unhashable: a group of its own
+            groups[(_Unique(number),)] = [prepared]
+    return groups
+
+
+@dataclass(frozen=True)
+class _Unique:
+    number: int
 
 
 def _current(

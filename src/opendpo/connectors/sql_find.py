@@ -11,14 +11,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Select, Table, any_, bindparam, func, or_, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Connection, Select, Table, func, or_, select, type_coerce
 from sqlalchemy.sql import sqltypes
 from sqlalchemy.sql.elements import ColumnElement
 
 from opendpo.connectors.base import CollectionSpec, ConnectorError, Row, get_path
 from opendpo.connectors.sql_types import (
     UNFIT,
+    among,
     comparable,
     decode_json,
     fit,
@@ -185,12 +185,7 @@ def stream_rows(
 
 
 def _among(lookup: Lookup, name: str, arrays: bool) -> ColumnElement[bool]:
-    """The lookup's expression among the values bound to `name` at execution: as one array
-    where the database has them (no statement text grows with the values, so the server can
-    keep its plan), otherwise as an IN list expanded per execution."""
-    if not arrays:
-        return lookup.expression.in_(bindparam(name, expanding=True))
-    type_ = lookup.expression.type
-    if lookup.folded or isinstance(type_, sqltypes.NullType):
-        type_ = sqltypes.String()
-    return lookup.expression == any_(bindparam(name, type_=ARRAY(type_)))
+    expression = lookup.expression
+    if lookup.folded:
+        expression = type_coerce(expression, sqltypes.String())
+    return among(expression, name, arrays=arrays)

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, Final
 
-from sqlalchemy import cast, type_coerce
+from sqlalchemy import Connection, any_, bindparam, cast, type_coerce
 from sqlalchemy.dialects import mysql, postgresql
 from sqlalchemy.sql import sqltypes
 from sqlalchemy.sql.elements import ColumnElement
@@ -183,6 +183,27 @@ def known(type_: TypeEngine[Any]) -> bool:
 def comparable(column: ColumnElement[Any]) -> ColumnElement[Any]:
     """The column as `find` compares it: as text where its type is not one we know."""
     return column if known(column.type) else cast(column, sqltypes.String())
+
+
+def values_per_statement(connection: Connection, wanted: int) -> int:
+    """`wanted`, or fewer where the database takes fewer parameters in a statement: SQLite
+    before 3.32 allows 999."""
+    version = connection.dialect.server_version_info or ()
+    if connection.dialect.name == "sqlite" and version < (3, 32):
+        return min(wanted, 900)
+    return wanted
+
+
+def among(expression: ColumnElement[Any], name: str, *, arrays: bool) -> ColumnElement[bool]:
+    """`expression` among the values bound to `name` at execution: as one array where the
+    database has them (PostgreSQL: the statement's text is the same whatever the number of
+    values, so the server can keep its plan), otherwise as an IN list expanded per execution."""
+    if not arrays:
+        return expression.in_(bindparam(name, expanding=True))
+    type_ = expression.type
+    if isinstance(type_, sqltypes.NullType):  # lower(email), say
+        type_ = sqltypes.String()
+    return expression == any_(bindparam(name, type_=postgresql.ARRAY(type_)))
 
 
 def is_json(type_: TypeEngine[Any]) -> bool:
