@@ -1,8 +1,10 @@
 """Carrying out a batch of changes on SQL tables, inside the caller's one transaction.
 
-Consecutive changes of the same shape (same table, action, key columns and fields set) become
-one statement executed with many parameter sets. An UPDATE only touches rows that do not hold
-the new values yet, so running a batch again reports 0 changed. Values inside a JSON column
+Consecutive changes of the same shape (same table, action, key columns and fields set) go
+together: rows named by one key column are deleted, or set to values they share (nulls, a
+fixed string), as sets, one statement per SET_KEYS keys; the rest is one statement executed
+with many parameter sets. An UPDATE only touches rows that do not hold the new values yet,
+so running a batch again reports 0 changed. Values inside a JSON column
 are set by reading the column (locked where the engine can), changing the named paths in
 Python and writing the whole value back, only where it changed.
 """
