@@ -20,6 +20,7 @@ from opendpo.execution.rowstore import (
     FoundRows,
     RowSink,
     read_rows,
+    write_batches,
 )
 from opendpo.store.engine import make_session_factory
 
@@ -52,7 +53,7 @@ def fill(
             if n < count:
                 sink.add(collection, {"n": n, "attempt": attempt})
     with factory() as session, session.begin():
-        session.add_all(sink.pending())
+        write_batches(session, sink.pending())
 
 
 def test_rows_come_back_per_collection_in_order(
@@ -150,7 +151,7 @@ def test_values_json_lacks_come_back_as_their_text(
     sink.add("shop.customers", {"n": 1, "score": float("inf")})  # the same batch: json
     sink.add("web.logins", {"n": 1, "score": float("inf")})  # a batch of its own: orjson
     with factory() as session, session.begin():
-        session.add_all(sink.pending())
+        write_batches(session, sink.pending())
     [first, second] = list(
         read_rows(session_factory=factory, step_id=step_id, attempt=1, collection="shop.customers")
     )

@@ -29,7 +29,7 @@ from opendpo.execution.files import read_blocks
 from opendpo.execution.planning import EXECUTABLE
 from opendpo.execution.records import RequestStep, StoredFile
 from opendpo.execution.runtime import Runtime, make_runtime
-from opendpo.execution.steps import StepStatus
+from opendpo.execution.steps import StepState, StepStatus
 from opendpo.mail.sender import Mailer
 from opendpo.rights.handling import deliver, get_request
 from opendpo.rights.intake import submit_request
@@ -146,7 +146,7 @@ def submit_command(
                 if verified
                 else None,
             )
-            ready: list[RequestStep] = []
+            ready: list[StepState] = []
             if verified and not dry_run:
                 ready = engine.start(
                     session=session,

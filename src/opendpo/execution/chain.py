@@ -12,14 +12,15 @@ workers: a chain only ever takes the first.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Any
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import DateTime, Select, bindparam, exists, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql.dml import ReturningUpdate
 
 from opendpo.execution.records import STEPS_TABLE, RequestStep
-from opendpo.execution.steps import StepStatus, claimable
+from opendpo.execution.steps import StepState, StepStatus, claimable
 from opendpo.rights.kinds import RequestStatus
 from opendpo.rights.records import Request
 
@@ -40,17 +41,10 @@ def cache(session: Session) -> dict[str, Any] | None:
     return found
 
 
-def ready_now(session: Session, request_id: str) -> list[RequestStep]:
+def ready_now(session: Session, request_id: str) -> list[StepState]:
     """The request's steps as they stand in this transaction (ours flushed, others' committed)."""
     session.flush()
-    return list(
-        session.scalars(
-            select(RequestStep)
-            .where(RequestStep.request_id == request_id)
-            .order_by(RequestStep.seq)
-            .execution_options(populate_existing=True)
-        )
-    )
+    return [StepState(*row) for row in session.execute(_reading(), {"chain_request": request_id})]
 
 
 def claim_next(
@@ -65,28 +59,49 @@ def claim_next(
     request cancelled meanwhile is left to the step's normal hand-out, which cancels it)."""
     if not session.get_bind().dialect.update_returning:
         return None  # the step goes through the queue instead
+    # The claim and the step in one round trip.
+    return session.scalars(
+        _claiming(),
+        {"claim_step": step_id, "claim_now": now, "claim_owner": owner, "claim_until": now + lease},
+        execution_options={"synchronize_session": False, "populate_existing": True},
+    ).one_or_none()
+
+
+# The chain's statements are built once: building one, and its cache key, cost more than a
+# small statement's round trip. Built on first use, not at import.
+@functools.cache
+def _reading() -> Select[Any]:
     steps = STEPS_TABLE
-    live = exists().where(Request.id == steps.c.request_id, Request.status.in_(LIVE))
-    claimed = {
-        "status": StepStatus.RUNNING.value,
-        "lease_owner": owner,
-        "lease_expires_at": now + lease,
-        "started_at": now,
-        "error": None,
-    }
-    # A Core UPDATE: the ORM's would load the whole row back (decrypting its inputs) for the
-    # few columns the claim changes, which are set on the step as read by `ready_now`.
-    attempts = session.scalar(
-        update(steps)
-        .where(steps.c.id == step_id, claimable(now), live)
-        .values(**claimed, attempts=steps.c.attempts + 1)
-        .returning(steps.c.attempts)
+    return (
+        select(
+            steps.c.id,
+            steps.c.seq,
+            steps.c.phase,
+            steps.c.system,
+            steps.c.dataset,
+            steps.c.status,
+            steps.c.depends_on,
+            steps.c.summary,
+        )
+        .where(steps.c.request_id == bindparam("chain_request"))
+        .order_by(steps.c.seq)
     )
-    if attempts is None:
-        return None
-    step = session.get(RequestStep, step_id)
-    if step is None:  # not possible: the row was just updated in this transaction
-        return None
-    for name, value in (*claimed.items(), ("attempts", attempts)):
-        set_committed_value(step, name, value)
-    return step
+
+
+@functools.cache
+def _claiming() -> ReturningUpdate[Any]:
+    now = bindparam("claim_now", type_=DateTime(timezone=True))
+    live = exists().where(Request.id == RequestStep.request_id, Request.status.in_(LIVE))
+    return (
+        update(RequestStep)
+        .where(RequestStep.id == bindparam("claim_step"), claimable(now), live)
+        .values(
+            status=StepStatus.RUNNING.value,
+            lease_owner=bindparam("claim_owner"),
+            lease_expires_at=bindparam("claim_until", type_=DateTime(timezone=True)),
+            attempts=RequestStep.attempts + 1,
+            started_at=now,
+            error=None,
+        )
+        .returning(RequestStep)
+    )

@@ -27,7 +27,9 @@ from opendpo.execution.runtime import Runtime
 from opendpo.execution.steps import (
     FINISHED,
     MAX_ATTEMPTS,
+    StepState,
     StepStatus,
+    add_steps,
     backoff,
     claim,
     dependencies_finished,
@@ -66,7 +68,7 @@ def start(
     actor: Actor,
     inputs: dict[str, Any] | None = None,
     now: dt.datetime | None = None,
-) -> list[RequestStep]:
+) -> list[StepState]:
     """Plan the request and write its steps (in the caller's transaction); the pending
     steps that can run at once are returned for the caller to hand out after committing."""
     moment = now or dt.datetime.now(dt.UTC)
@@ -93,22 +95,7 @@ def start(
         details=details,
     )
     phases.check_inputs(RequestKind(request.kind), plan, details)
-    steps = [
-        RequestStep(
-            request_id=request.id,
-            seq=planned.seq,
-            phase=planned.phase.value,
-            system=planned.system,
-            dataset=planned.dataset,
-            status=StepStatus.PENDING.value,
-            depends_on=planned.depends_on,
-            attempts=0,
-            summary={},
-            inputs=planned.inputs,
-        )
-        for planned in plan.steps
-    ]
-    session.add_all(steps)
+    steps = add_steps(session=session, request_id=request.id, planned=plan.steps)
     if request.status == RequestStatus.VERIFIED.value:
         workflow.begin(session=session, request=request, actor=actor, now=moment)
     add_event(
@@ -270,7 +257,7 @@ def _settle(
 
 
 def _await_if_waiting(
-    session: Session, request_id: str, steps: Sequence[RequestStep], ready: Sequence[int]
+    session: Session, request_id: str, steps: Sequence[StepState], ready: Sequence[int]
 ) -> None:
     """Only a person can move the request on now (steps wait on them, none can run): the
     queue shows it as waiting."""

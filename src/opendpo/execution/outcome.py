@@ -6,7 +6,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from opendpo.execution.records import StepRows
 from opendpo.execution.steps import StepStatus
 from opendpo.rights.letters import Letter
 
@@ -24,7 +23,8 @@ class Outcome:
     summary: dict[str, Any]
     message: str
     outputs: dict[str, Any] | None = None
-    rows: list[StepRows] = field(default_factory=list)
+    # Batches of found rows (rowstore.Batch), written with the step's outcome.
+    rows: list[dict[str, Any]] = field(default_factory=list)
     public: bool = False
     # Letters the step owes the person (a completed request's response): sent after commit.
     letters: list[Letter] = field(default_factory=list)

@@ -19,23 +19,22 @@ from opendpo.errors import InvalidValue
 from opendpo.execution import chain, changing, notices, person_steps, transmission
 from opendpo.execution import closing as closing_step
 from opendpo.execution.finding import find_dataset, identity_values
-from opendpo.execution.lease import LeaseKeeper
 from opendpo.execution.outcome import Heartbeat, LeaseLost, Outcome
 from opendpo.execution.planning import Phase, Plan, make_plan
 from opendpo.execution.records import STEPS_TABLE, RequestStep
-from opendpo.execution.rowstore import RowSink, discard_other_attempts, json_ready
+from opendpo.execution.rowstore import RowSink, discard_other_attempts, json_ready, write_batches
 from opendpo.execution.runtime import Runtime
-from opendpo.execution.steps import StepStatus
+from opendpo.execution.steps import StepStatus, StepView
 from opendpo.execution.systems import SystemBinding, bindings
 from opendpo.rights.kinds import RequestKind
 from opendpo.rights.records import Request
-from opendpo.rights.timeline import add_event
+from opendpo.rights.timeline import write_event
 from opendpo.security.audit import Actor, ActorKind
 
 ENGINE = Actor(ActorKind.SYSTEM, "engine")
 
 
-def step_title(step: RequestStep) -> str:
+def step_title(step: StepView) -> str:
     where = step.dataset or step.system
     return f"step {step.seq} ({step.phase}{' ' + where if where else ''})"
 
@@ -85,7 +84,7 @@ def plan_for(
 
 def run(runtime: Runtime, session: Session, request: Request, step: RequestStep) -> Outcome | None:
     """Do the step's work and record its outcome; None when the lease was lost meanwhile."""
-    with LeaseKeeper(runtime, step.id, runtime.owner) as keeper:
+    with runtime.leases.keep(step.id, runtime.owner) as keeper:
         try:
             outcome = _work(runtime, session, request, step, keeper.check)
         except LeaseLost:
@@ -179,8 +178,10 @@ def record(
         values["finished_at"] = now
     if outcome.outputs is not None:
         values["outputs"] = outcome.outputs  # the column's type encrypts it, as in the ORM
-    # A Core UPDATE: the ORM's bulk-update path costs more than the database's answer, and
-    # the step object is read afresh (populate_existing) by whatever looks at it next.
+    # The step's own ORM changes go first: the timeline keeps the order things happened in.
+    session.flush()
+    # Core statements: the ORM's bulk update and its flush of new objects cost more than the
+    # database's answer. The step object is brought up to date by hand below.
     steps = STEPS_TABLE
     result = session.execute(
         update(steps)
@@ -193,17 +194,18 @@ def record(
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return False
+    for name, value in values.items():
+        set_committed_value(step, name, value)
     if outcome.outputs is not None:
-        set_committed_value(step, "outputs", outcome.outputs)
         shared = chain.cache(session)
         if shared is not None:  # for the chain's later steps, without reading them back
             shared.setdefault("outputs", {})[step.seq] = outcome.outputs
     if step.attempts > 1:  # rows an earlier, unfinished attempt left behind
         discard_other_attempts(session=session, step_id=step.id, attempt=step.attempts)
-    session.add_all(outcome.rows)
-    add_event(
+    write_batches(session, outcome.rows)
+    write_event(
         session=session,
-        request=request,
+        request_id=request.id,
         actor=ENGINE,
         kind=f"step_{outcome.status.value}",
         message=f"{step_title(step)}: {outcome.message}",
@@ -211,5 +213,4 @@ def record(
         public=outcome.public,
         now=now,
     )
-    session.flush()
     return True

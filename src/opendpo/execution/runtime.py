@@ -13,7 +13,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from opendpo.execution import chain
-from opendpo.execution.systems import ConnectorPool
+from opendpo.execution.lease import LeaseKeeper
+from opendpo.execution.systems import KEPT_BINDINGS, ConnectorPool, KeptBindings
 from opendpo.mail.sender import Mailer
 from opendpo.policy.model.document import PolicyDocument
 from opendpo.policy.versions import current_version
@@ -31,6 +32,7 @@ class Runtime:
     mailer: Mailer
     links: LinkSigner
     pool: ConnectorPool
+    leases: LeaseKeeper
     lease: dt.timedelta = dt.timedelta(seconds=60)
     _policy: tuple[str, PolicyDocument] | None = field(default=None, repr=False)
 
@@ -60,6 +62,7 @@ class Runtime:
         return document
 
     def close(self) -> None:
+        self.leases.close()
         self.pool.close()
 
 
@@ -72,13 +75,17 @@ def make_runtime(
 ) -> Runtime:
     from opendpo.store.engine import make_session_factory
 
+    # The runtime's sessions share the systems it last bound (see systems.KeptBindings).
+    sessions = make_session_factory(engine, info={KEPT_BINDINGS: KeptBindings()})
+    lease = dt.timedelta(seconds=settings.step_lease_seconds)
     return Runtime(
         settings=settings,
         engine=engine,
-        session_factory=make_session_factory(engine),
+        session_factory=sessions,
         keyring=keyring,
         mailer=Mailer(settings),
         links=LinkSigner(settings.secret_key.get_secret_value()),
         pool=ConnectorPool(dict(os.environ) if environ is None else environ),
-        lease=dt.timedelta(seconds=settings.step_lease_seconds),
+        leases=LeaseKeeper(sessions, lease),
+        lease=lease,
     )

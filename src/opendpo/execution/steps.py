@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from opendpo.execution.records import RequestStep
+from opendpo.execution.records import STEPS_TABLE, RequestStep
+
+if TYPE_CHECKING:  # planning reads the systems, which read this module
+    from opendpo.execution.planning import PlannedStep
 
 
 class StepStatus(StrEnum):
@@ -41,7 +46,89 @@ def backoff(attempts: int) -> dt.timedelta:
     return dt.timedelta(seconds=seconds)
 
 
-def claimable(now: dt.datetime) -> ColumnElement[bool]:
+class StepView(Protocol):
+    """What telling a step's readiness and naming it reads: a stored step, or a StepState."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def seq(self) -> int: ...
+    @property
+    def phase(self) -> str: ...
+    @property
+    def system(self) -> str | None: ...
+    @property
+    def dataset(self) -> str | None: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def depends_on(self) -> list[int]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StepState:
+    """A step as the engine reads it between steps: its place in the plan and its status,
+    without the encrypted columns a stored step would decrypt on loading."""
+
+    id: int
+    seq: int
+    phase: str
+    system: str | None
+    dataset: str | None
+    status: str
+    depends_on: list[int]
+    summary: dict[str, Any]
+
+
+AnyStep = TypeVar("AnyStep", bound=StepView)
+
+
+def add_steps(
+    *, session: Session, request_id: str, planned: Sequence[PlannedStep]
+) -> list[StepState]:
+    """Write a plan's steps, all pending, in one statement; the steps as written, with ids."""
+    rows = [
+        {
+            "request_id": request_id,
+            "seq": step.seq,
+            "phase": step.phase.value,
+            "system": step.system,
+            "dataset": step.dataset,
+            "status": StepStatus.PENDING.value,
+            "depends_on": step.depends_on,
+            "attempts": 0,
+            "summary": {},
+            "inputs": step.inputs,
+        }
+        for step in planned
+    ]
+    if not rows:
+        return []
+    steps = STEPS_TABLE
+    if session.get_bind().dialect.insert_returning:
+        written = session.execute(insert(steps).values(rows).returning(steps.c.seq, steps.c.id))
+    else:
+        session.execute(insert(steps), rows)
+        written = session.execute(
+            select(steps.c.seq, steps.c.id).where(steps.c.request_id == request_id)
+        )
+    ids: dict[int, int] = {seq: id_ for seq, id_ in written}
+    return [
+        StepState(
+            ids[step.seq],
+            step.seq,
+            step.phase.value,
+            step.system,
+            step.dataset,
+            StepStatus.PENDING.value,
+            step.depends_on,
+            {},
+        )
+        for step in planned
+    ]
+
+
+def claimable(now: dt.datetime | ColumnElement[dt.datetime]) -> ColumnElement[bool]:
     """Due and unheld, or held by a lease that ran out."""
     return or_(
         and_(
@@ -106,7 +193,7 @@ def still_ours(step: RequestStep, owner: str) -> bool:
     return step.status == StepStatus.RUNNING and step.lease_owner == owner
 
 
-def ready_steps(steps: Sequence[RequestStep]) -> list[RequestStep]:
+def ready_steps(steps: Sequence[AnyStep]) -> list[AnyStep]:
     """Pending steps whose dependencies have all finished."""
     finished = {s.seq for s in steps if s.status in FINISHED}
     return [

@@ -76,10 +76,45 @@ def bindings(*, session: Session, policy: PolicyDocument) -> list[SystemBinding]
         held = shared.get("bindings")
         if held is not None and held[0] is policy:
             return list(held[1])
-    found = _bindings(session=session, policy=policy)
+    kept = session.info.get(KEPT_BINDINGS)
+    if isinstance(kept, KeptBindings):
+        found = kept.bindings(session=session, policy=policy)
+    else:
+        found = _bindings(session=session, policy=policy)
     if shared is not None:
         shared["bindings"] = (policy, tuple(found))
     return found
+
+
+# Where a process's sessions find its KeptBindings (session.info, set by its session factory).
+KEPT_BINDINGS = "opendpo.bindings"
+Stamp = tuple[tuple[str, dt.datetime], ...]
+
+
+class KeptBindings:
+    """The bindings a process built last, and what from: its steps then read only the
+    connected systems' keys and times, not their configurations, decrypted and their
+    datasets validated again for every step."""
+
+    def __init__(self) -> None:
+        self._held: tuple[PolicyDocument, Stamp, tuple[SystemBinding, ...]] | None = None
+
+    def bindings(self, *, session: Session, policy: PolicyDocument) -> list[SystemBinding]:
+        stamp: Stamp = tuple(
+            (key, at)
+            for key, at in session.execute(
+                select(ConnectedSystem.key, ConnectedSystem.updated_at).order_by(
+                    ConnectedSystem.key
+                )
+            )
+        )
+        held = self._held  # one read: another thread may replace it meanwhile
+        if held is not None and held[0] is policy and held[1] == stamp:
+            return list(held[2])
+        # Read after the stamp: at worst newer than it, and then built again next time.
+        found = _bindings(session=session, policy=policy)
+        self._held = (policy, stamp, tuple(found))
+        return found
 
 
 def _bindings(*, session: Session, policy: PolicyDocument) -> list[SystemBinding]:

@@ -56,5 +56,8 @@ def make_engine(
     return engine
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False)
+def make_session_factory(
+    engine: Engine, *, info: dict[str, Any] | None = None
+) -> sessionmaker[Session]:
+    """`info` is shared by every session made (each session's own info starts as a copy)."""
+    return sessionmaker(bind=engine, expire_on_commit=False, info=info)
