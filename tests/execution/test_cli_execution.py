@@ -69,6 +69,8 @@ def test_submit_wait_writes_the_access_package(run: Run, shop: Path, tmp_path: P
         )
     )  # fmt: skip
     assert "completed in" in submitted.stdout
+    # The progress bar counted every step of the plan, each as its outcome was committed.
+    assert "2/2 steps" in submitted.stderr, submitted.stderr
     (package,) = out.glob("*.zip")
     with zipfile.ZipFile(package) as archive:
         data = json.loads(archive.read("data.json"))

@@ -241,6 +241,9 @@ def run_command(
     runtime.close()
 
 
+UNDECIDED = (StepStatus.PENDING, StepStatus.RUNNING)
+
+
 def _drive(runtime: Runtime, request_id: str, output: Path | None) -> None:
     console = Console(stderr=True)
     with runtime.session_factory() as session:
@@ -260,9 +263,11 @@ def _drive(runtime: Runtime, request_id: str, output: Path | None) -> None:
         bar = progress.add_task("running", total=total)
 
         def shown(step: RequestStep) -> None:
+            # A step is named as it starts (a large export's package step takes a while) and
+            # counted once it ended: a step put back for another attempt is not.
             progress.update(
                 bar,
-                advance=1 if step.status != StepStatus.PENDING else 0,
+                advance=0 if step.status in UNDECIDED else 1,
                 description=f"{step.phase} {step.dataset or step.system or ''}",
             )
 

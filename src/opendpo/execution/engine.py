@@ -46,6 +46,8 @@ from opendpo.security.audit import Actor, ActorKind, as_utc
 
 logger = logging.getLogger("opendpo.execution")
 ENGINE = Actor(ActorKind.SYSTEM, "engine")
+# Told of a step as it starts (running) and as it ends (its outcome committed).
+OnStep = Callable[[RequestStep], None]
 STARTABLE = frozenset({RequestStatus.VERIFIED, RequestStatus.IN_PROGRESS})
 # A step rarely needs the request's pauses (only a completion does): load them on use, not
 # with every request a step reads.
@@ -112,11 +114,16 @@ def start(
 
 
 def run_step(
-    runtime: Runtime, step_id: int, *, hand_out: Callable[[list[int]], None] | None = None
+    runtime: Runtime,
+    step_id: int,
+    *,
+    hand_out: Callable[[list[int]], None] | None = None,
+    on_step: OnStep | None = None,
 ) -> list[int]:
     """Run one step if it can be claimed, then (see execution.chain) each step after it that it
     made ready first. The ready steps left for others go to `hand_out` as soon as they are
-    known (a queue's workers take them in parallel), or are returned at the end."""
+    known (a queue's workers take them in parallel), or are returned at the end. `on_step`
+    is told of each step of the chain as it starts and once its outcome is committed."""
     # One connection for the whole chain: each checkout costs a ping and a reset.
     with (
         runtime.engine.connect() as connection,
@@ -145,7 +152,12 @@ def run_step(
         left: dict[int, None] = {}
         taken: RequestStep | None = step
         while taken is not None:
+            if on_step is not None:
+                on_step(taken)
+            running = taken
             ready, taken = _run_claimed(runtime, session, request, taken)
+            if on_step is not None:
+                on_step(running)
             others = [i for i in ready if i not in left and (taken is None or i != taken.id)]
             if hand_out is not None and others:
                 hand_out(others)
@@ -312,13 +324,14 @@ def drive(
     runtime: Runtime,
     request_id: str,
     *,
-    on_step: Callable[[RequestStep], None] | None = None,
+    on_step: OnStep | None = None,
     poll: Callable[[float], None] | None = None,
 ) -> list[RequestStep]:
     """Run the request's ready steps in this process until none is left; its steps at the end.
 
     Used by `opendpo requests run` and `submit --wait`; steps waiting for backoff are waited
-    for here (through `poll`, a sleep), steps waiting on a person are not.
+    for here (through `poll`, a sleep), steps waiting on a person are not. `on_step` is told
+    of each step as it starts and as it ends (see `run_step`).
     """
     import time
 
@@ -341,14 +354,8 @@ def drive(
             # the chain left are run straight on, without reading the plan between them.
             del due[1:]
             while due:
-                step_id = due.pop(0)
-                made_ready = run_step(runtime, step_id)
+                made_ready = run_step(runtime, due.pop(0), on_step=on_step)
                 due.extend(i for i in made_ready if i not in due)
-                if on_step is not None:
-                    with runtime.session_factory() as session:
-                        refreshed = session.get(RequestStep, step_id)
-                        if refreshed is not None:
-                            on_step(refreshed)
             continue
         later = [as_utc(s.next_attempt_at) for s in ready if s.next_attempt_at is not None]
         running = [s for s in steps if s.status == StepStatus.RUNNING]

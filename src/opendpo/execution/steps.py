@@ -112,7 +112,7 @@ def add_steps(
         written = session.execute(
             select(steps.c.seq, steps.c.id).where(steps.c.request_id == request_id)
         )
-    ids: dict[int, int] = {seq: id_ for seq, id_ in written}
+    ids: dict[int, int] = dict(written.all())
     return [
         StepState(
             ids[step.seq],
