@@ -1,9 +1,11 @@
 """The zip a person downloads: `data.json`, one CSV per collection, and (access) `report.html`.
 
 The zip is streamed (zip64, so any size) to a stream that need not seek: the store's file
-writer. Nothing holds a collection in memory: `data.json` and then each CSV read the rows
-again from `PackageSection.rows`, row by row, and a collection whose row count differs
-between the two reads stops the package rather than give two versions of the truth.
+writer. Nothing holds a collection in memory, and the rows are read once: as `data.json`
+reads each collection's rows from `PackageSection.rows`, row by row, their CSV is written to
+a sealed spool (`security.sealed_spool`: encrypted on local disk under a key held only in
+memory), copied into the zip once `data.json` is done. The JSON and the CSV are made from
+the same rows, so they cannot disagree.
 
 Which fields a section carries is decided beforehand (`package_contents.choose_fields`): for
 a portability package (Art 20) only data the person provided, processed on consent or
@@ -18,6 +20,8 @@ mark so that Excel reads accents right, nested fields flattened to dotted column
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import csv
 import datetime as dt
 import io
@@ -28,11 +32,12 @@ from dataclasses import dataclass
 from typing import Protocol, TextIO
 
 from opendpo.connectors.base import CollectionSpec, Row
-from opendpo.errors import DomainError, InvalidValue
+from opendpo.errors import InvalidValue
 from opendpo.execution.package_contents import PackageKind
 from opendpo.execution.package_values import Encode, cell, cells, json_encoder, projector
 from opendpo.execution.report import render_report
 from opendpo.execution.report_facts import ReportFacts
+from opendpo.security.sealed_spool import SealedSpool
 
 DATA_JSON = "data.json"
 REPORT_HTML = "report.html"
@@ -72,16 +77,6 @@ class PackageSummary:
     @property
     def total_rows(self) -> int:
         return sum(self.rows.values())
-
-
-class PackageRowsChanged(DomainError):
-    code = "package_rows_changed"
-
-    def __init__(self, collection: str, first: int, second: int) -> None:
-        super().__init__(
-            f"{collection} gave {first} rows for data.json but {second} for its CSV: "
-            "the rows changed while the package was written"
-        )
 
 
 class _Layout:
@@ -126,7 +121,38 @@ def _safe(name: str) -> str:
     return UNSAFE_NAME.sub("_", name)
 
 
-def _write_json(out: TextIO, layout: _Layout, kind: PackageKind, encode: Encode) -> dict[str, int]:
+class _CsvFile:
+    """A collection's CSV (UTF-8 with a byte order mark), written as its rows go by."""
+
+    def __init__(self, section: PackageSection, encode: Encode, spool: SealedSpool) -> None:
+        self.spool = spool
+        self._text = io.StringIO()
+        self._writer = csv.writer(self._text, lineterminator="\r\n")
+        self._cells = cells(section.fields, encode)
+        self._batch: list[list[str]] = []
+        spool.write(codecs.BOM_UTF8)
+        self._writer.writerow([cell(path, encode) for path in section.fields])
+
+    def add(self, row: Row) -> None:
+        self._batch.append(self._cells(row))
+        if len(self._batch) == WRITE_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        self._writer.writerows(self._batch)
+        self._batch.clear()
+        self.spool.write(self._text.getvalue().encode("utf-8"))
+        self._text.seek(0)
+        self._text.truncate()
+
+
+def _write_json(
+    out: TextIO,
+    layout: _Layout,
+    kind: PackageKind,
+    encode: Encode,
+    csvs: Mapping[str, _CsvFile],
+) -> dict[str, int]:
     counts: dict[str, int] = {}
     out.write(f'{{"format": {encode(FORMAT)}, "kind": {encode(kind)}, "systems": {{')
     current: str | None = None
@@ -143,37 +169,24 @@ def _write_json(out: TextIO, layout: _Layout, kind: PackageKind, encode: Encode)
         out.write(f'"dataset": {encode(section.collection.dataset)}, ')
         out.write(f'"fields": {encode(list(section.fields))}, "rows": [')
         project = projector(section.fields)
+        table = csvs[section.collection.key]
         count = 0
         batch: list[str] = []
         for row in section.rows():
             batch.append(encode(project(row)))
+            table.add(row)
             count += 1
             if len(batch) == WRITE_BATCH:
                 out.write(("\n" if count == WRITE_BATCH else ",\n") + ",\n".join(batch))
                 batch.clear()
         if batch:
             out.write(("\n" if count == len(batch) else ",\n") + ",\n".join(batch))
+        table.flush()
         out.write("]}")
         counts[section.collection.key] = count
     out.write("}}" if current is not None else "")
     out.write("}}\n")
     return counts
-
-
-def _write_csv(out: TextIO, section: PackageSection, encode: Encode) -> int:
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([cell(path, encode) for path in section.fields])
-    row_cells = cells(section.fields, encode)
-    count = 0
-    batch: list[list[str]] = []
-    for row in section.rows():
-        batch.append(row_cells(row))
-        count += 1
-        if len(batch) == WRITE_BATCH:
-            writer.writerows(batch)
-            batch.clear()
-    writer.writerows(batch)
-    return count
 
 
 def write_package(
@@ -195,21 +208,20 @@ def write_package(
         entries.append(name)
         return info
 
-    with zipfile.ZipFile(out, mode="w", allowZip64=True) as archive:
+    with contextlib.ExitStack() as spools, zipfile.ZipFile(out, "w", allowZip64=True) as archive:
+        csvs = {
+            section.collection.key: _CsvFile(section, encode, spools.enter_context(SealedSpool()))
+            for section in layout.sections
+        }
         with (
             archive.open(member(DATA_JSON), "w", force_zip64=True) as raw,
             io.TextIOWrapper(raw, encoding="utf-8", newline="") as text,
         ):
-            counts = _write_json(text, layout, kind, encode)
+            counts = _write_json(text, layout, kind, encode, csvs)
         for section in layout.sections:
-            with (
-                archive.open(member(layout.csv_path(section)), "w", force_zip64=True) as raw,
-                io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as text,
-            ):
-                again = _write_csv(text, section, encode)
-            first = counts[section.collection.key]
-            if again != first:
-                raise PackageRowsChanged(section.collection.key, first, again)
+            with archive.open(member(layout.csv_path(section)), "w", force_zip64=True) as raw:
+                for chunk in csvs[section.collection.key].spool.chunks():
+                    raw.write(chunk)
         if kind == "access" and report is not None:
             with archive.open(member(REPORT_HTML), "w") as raw:
                 raw.write(render_report(report).encode("utf-8"))
