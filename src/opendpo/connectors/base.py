@@ -16,6 +16,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from typing import Any, Protocol
 
 from fideslang.models import Dataset, DatasetCollection, DatasetField
@@ -103,11 +104,12 @@ class CollectionSpec:
     def key(self) -> str:
         return f"{self.dataset}.{self.name}"
 
-    @property
+    # Worked out once (the spec never changes): asked for every row of a large request.
+    @cached_property
     def primary_key(self) -> tuple[str, ...]:
         return tuple(f.path for f in self.fields if f.primary_key)
 
-    @property
+    @cached_property
     def top_level(self) -> tuple[str, ...]:
         """The names a connector selects: nested fields live inside their top-level parent."""
         seen: dict[str, None] = {}
@@ -235,6 +237,8 @@ def dataset_specs(dataset: Dataset) -> list[CollectionSpec]:
 
 def get_path(row: Mapping[str, Any], path: str) -> Any:
     """The value at a dotted path of a row, or None where any part is missing."""
+    if type(row) is dict and "." not in path:  # most calls: a column of a row as read
+        return row.get(path)
     value: Any = row
     for part in path.split("."):
         if not isinstance(value, Mapping):

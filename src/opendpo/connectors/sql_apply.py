@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     Connection,
@@ -51,8 +51,8 @@ _READ_CHUNK = 500
 SET_KEYS = 5_000
 
 
-@dataclass(frozen=True)
-class _Shape:
+# A tuple, not a frozen dataclass: one is made per row changed, and compared with the next.
+class _Shape(NamedTuple):
     collection: str
     action: ChangeAction
     keys: tuple[str, ...]  # key columns compared with a value
@@ -61,7 +61,7 @@ class _Shape:
     documents: tuple[str, ...]  # JSON columns with values set inside (or replaced whole)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Prepared:
     shape: _Shape
     key: tuple[Any, ...]  # values of shape.keys, as the columns hold them
@@ -76,10 +76,12 @@ def _documents(collection: CollectionSpec, table: Table) -> set[str]:
     return found
 
 
-def _prepare(system: str, change: Change, table: Table, dialect: str) -> _Prepared | None:
-    """The change with values fitted to columns, or None when its row cannot exist."""
+def _prepare(
+    system: str, change: Change, table: Table, dialect: str, documents: set[str]
+) -> _Prepared | None:
+    """The change with values fitted to columns, or None when its row cannot exist;
+    `documents`: the table's JSON columns (`_documents`)."""
     collection = change.collection
-    documents = _documents(collection, table)
     keys: list[str] = []
     null_keys: list[str] = []
     key_values: list[Any] = []
@@ -352,10 +354,24 @@ def apply_changes(
     """Rows changed per collection key; the caller commits, or rolls back on any error."""
     dialect = connection.dialect.name
     changed = {change.collection.key: 0 for change in changes}
+    # Worked out once per collection: a batch holds thousands of changes to each.
+    documents = {
+        change.collection.key: _documents(change.collection, tables[change.collection.name])
+        for change in {c.collection.key: c for c in changes}.values()
+    }
     prepared = [
-        (p, tables[change.collection.name])
+        (p, table)
         for change in changes
-        if (p := _prepare(system, change, tables[change.collection.name], dialect)) is not None
+        if (
+            p := _prepare(
+                system,
+                change,
+                table := tables[change.collection.name],
+                dialect,
+                documents[change.collection.key],
+            )
+        )
+        is not None
     ]
     # Only consecutive changes are grouped: the engine's order (children first) is kept.
     for shape, group in itertools.groupby(prepared, key=lambda item: item[0].shape):
