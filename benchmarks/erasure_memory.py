@@ -8,8 +8,9 @@ erasure runs through the engine in a fresh process, as `requests.py` runs the ex
 reports its time, the time inside the connectors and the peak RSS above the start of the
 run; the floor (`requests_floor.erase`: the same changes in one transaction) is timed next
 to it. The person's rows are saved first and put back after each run, and both runs must
-leave the same rows. Results go to benchmarks/RESULTS.md by hand, with the command, machine
-and date.
+leave the same rows. The same person's dry run (`execution.dry_run`, its full JSON listing
+written to a file) is measured the same way, in a fresh process. Results go to
+benchmarks/RESULTS.md by hand, with the command, machine and date.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import make_url
 
+from opendpo.execution.dry_run import dry_run, write_json
+from opendpo.rights.intake import submit_request
+from opendpo.rights.letters import LetterContext
 from opendpo.security.keyring import load_keyring
 
 console = Console(width=110)
@@ -47,6 +51,38 @@ def platform_run(store_url: str, keys: dict[str, str]) -> dict[str, float]:
         runtime.engine.dispose()
     return {"seconds": seconds, "connector": connector, "rows": sum(counts.values()),
             "rss": grown / 1024}  # fmt: skip
+
+
+def dry_run_run(store_url: str, keys: dict[str, str]) -> dict[str, float]:
+    """In a fresh process: the export person's erasure, previewed and listed in full."""
+    with tempfile.TemporaryDirectory() as folder:
+        settings = bench.store_settings(store_url, Path(folder), keys)
+        runtime = bench.open_runtime(settings, bench.Clock())
+        with runtime.session_factory() as session:
+            policy = runtime.policy(session)
+            request, _ = submit_request(
+                session=session, keyring=runtime.keyring, policy=policy, kind="erasure",
+                identities=[("email", estate.EXPORT_EMAIL)], details={}, channel="api",
+                actor=bench.STAFF,
+                context=LetterContext(policy, runtime.links, runtime.settings.base_url),
+                verified_evidence="checked by the benchmark",
+            )  # fmt: skip
+            session.commit()
+            rss = bench._reset_peak_rss()
+            started = time.perf_counter()
+            listing = Path(folder) / "dry-run.json"
+            with (
+                dry_run(runtime=runtime, session=session, request=request) as preview,
+                listing.open("w", encoding="utf-8") as out,
+            ):
+                write_json(preview, out)
+                rows = sum(preview.totals().values())
+            seconds = time.perf_counter() - started
+            grown = bench._status_kib("VmHWM") - rss
+            size = listing.stat().st_size
+        runtime.close()
+        runtime.engine.dispose()
+    return {"seconds": seconds, "rows": rows, "rss": grown / 1024, "mib": size / 2**20}
 
 
 def main() -> None:
@@ -92,6 +128,11 @@ def compare(
             measured["floor"] = time.perf_counter() - started
             after["floor"] = floor.snapshot(connection, keys_of)
             floor.restore(connection, saved)
+        with (
+            console.status("the dry run, in a fresh process"),
+            multiprocessing.get_context("spawn").Pool(1) as pool,
+        ):
+            measured["dry run"] = pool.apply(dry_run_run, (store_url, keys))
         with console.status("the platform, in a fresh process"):
             with multiprocessing.get_context("spawn").Pool(1) as pool:
                 measured["platform"] = pool.apply(platform_run, (store_url, keys))
@@ -118,6 +159,11 @@ def report(measured: dict[str, Any]) -> None:
         f"{platform['rss']:.1f}",
     )  # fmt: skip
     console.print(table)
+    dry = measured["dry run"]
+    console.print(
+        f"dry run of the same erasure: {dry['rows']:,} rows listed ({dry['mib']:.0f} MiB of "
+        f"JSON) in {dry['seconds']:.1f} s, peak RSS {dry['rss']:.1f} MiB above the start"
+    )
 
 
 if __name__ == "__main__":

@@ -112,3 +112,40 @@ def test_dry_run_of_a_logged_request_and_what_is_refused(run: Run, shop: Path) -
         "requests", "submit", "--kind", "erasure", "--identity", "email=x@y.z", "--dry-run"
     )
     assert unverified.exit_code == 2
+
+
+def test_a_person_with_many_rows_is_listed_in_full_to_the_file_and_in_part_on_screen(
+    run: Run, shop: Path, tmp_path: Path
+) -> None:
+    # Past ONE_BATCH_ROWS: planned batch by batch, as the real run, and listed the same way.
+    many = 55_000
+    with sqlite3.connect(shop) as connection:
+        connection.executemany(
+            "INSERT INTO orders VALUES (?, 1, 9.99, 'Alice Archer')",
+            ((1_000 + n,) for n in range(many)),
+        )
+    listing = tmp_path / "dry-run.json"
+    previewed = ok(
+        run(
+            "requests", "submit", "--kind", "erasure", "--identity", f"email={ALICE}",
+            "--verified", "--dry-run", "--output", str(listing),
+        )
+    )  # fmt: skip
+    out = previewed.stdout
+    orders = many + 2
+    assert f"shop.orders: {orders - 50} more row(s) not shown (all are in {listing})" in out
+    assert f"0 row(s) would be deleted, {orders + 1} masked, 0 kept as they are" in out
+
+    document = json.loads(listing.read_text(encoding="utf-8"))
+    rows = document["systems"]["shop"]["collections"]["shop.orders"]["rows"]
+    assert len(rows) == orders and {r["action"] for r in rows} == {"update"}
+    assert [r["key"]["id"] for r in rows] == [10, 11, *range(1_000, 1_000 + many)]
+    assert document["totals"] == {"update": orders + 1, "delete": 0, "keep": 0}
+
+    reference = next(line for line in out.splitlines() if "request logged" in line).split()[0]
+    ok(run("requests", "run", reference))
+    with sqlite3.connect(shop) as connection:
+        named = connection.execute(
+            "SELECT count(*) FROM orders WHERE delivery_name IS NOT NULL"
+        ).fetchone()
+    assert named == (1,)  # Bob's order only: every listed row was masked

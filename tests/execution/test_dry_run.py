@@ -8,6 +8,7 @@ import copy
 import datetime as dt
 import hashlib
 from collections import Counter
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -60,10 +61,23 @@ def logged(runtime: Runtime, kind: str = "erasure") -> str:
         return request.id
 
 
-def previewed(runtime: Runtime, request_id: str) -> DryRun:
-    with runtime.session_factory() as session:
-        request = session.get_one(Request, request_id)
-        return dry_run(runtime=runtime, session=session, request=request)
+Preview = Callable[[str], DryRun]
+
+
+@pytest.fixture
+def previewed(runtime: Runtime) -> Iterator[Preview]:
+    """Dry-run a logged request; its listing is dropped at the end of the test."""
+    made: list[DryRun] = []
+
+    def preview(request_id: str) -> DryRun:
+        with runtime.session_factory() as session:
+            request = session.get_one(Request, request_id)
+            made.append(dry_run(runtime=runtime, session=session, request=request))
+            return made[-1]
+
+    yield preview
+    for each in made:
+        each.close()
 
 
 def dump_sql(url: str, tables: tuple[str, ...]) -> dict[str, Any]:
@@ -112,14 +126,14 @@ def rows_by_id(url: str, table: str) -> dict[Any, dict[str, Any]]:
 
 
 def test_the_dry_run_lists_exactly_what_the_erasure_then_changes(
-    runtime: Runtime, estate: Estate
+    runtime: Runtime, estate: Estate, previewed: Preview
 ) -> None:
     request_id = logged(runtime)
     before = everything(estate)
     shop_before = {t: rows_by_id(estate.shop, t) for t in SHOP_TABLES}
     calls = len(estate.crm.state.calls)
 
-    preview = previewed(runtime, request_id)
+    preview = previewed(request_id)
 
     # Nothing written anywhere: every system byte for byte as it was, only reads sent.
     assert everything(estate) == before
@@ -207,10 +221,10 @@ def test_the_dry_run_lists_exactly_what_the_erasure_then_changes(
 
 
 def test_a_dry_run_leaves_the_request_runnable_and_says_so_on_its_timeline(
-    runtime: Runtime, estate: Estate
+    runtime: Runtime, estate: Estate, previewed: Preview
 ) -> None:
     request_id = logged(runtime)
-    preview = previewed(runtime, request_id)
+    preview = previewed(request_id)
     with runtime.session_factory() as session:
         request = session.get_one(Request, request_id)
         record_dry_run(
@@ -229,7 +243,7 @@ def test_a_dry_run_leaves_the_request_runnable_and_says_so_on_its_timeline(
         assert event.public is False
         assert event.data == preview.totals()
     # A second dry run sees the same; then the request runs as if none had happened.
-    assert as_json(previewed(runtime, request_id)) == as_json(preview)
+    assert as_json(previewed(request_id)) == as_json(preview)
     with runtime.session_factory() as session:
         request = session.get_one(Request, request_id)
         execution.start(session=session, runtime=runtime, request=request, actor=STAFF)
@@ -242,12 +256,14 @@ def test_a_dry_run_leaves_the_request_runnable_and_says_so_on_its_timeline(
     )
 
 
-def test_only_a_verified_erasure_can_be_previewed(runtime: Runtime, estate: Estate) -> None:
+def test_only_a_verified_erasure_can_be_previewed(
+    runtime: Runtime, estate: Estate, previewed: Preview
+) -> None:
     from opendpo.errors import InvalidValue
 
     request_id = logged(runtime, kind="access")
     with pytest.raises(InvalidValue, match="previews an erasure"):
-        previewed(runtime, request_id)
+        previewed(request_id)
 
 
 def test_old_values_are_shown_masked() -> None:

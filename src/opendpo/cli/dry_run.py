@@ -8,7 +8,6 @@ preview is a line on its timeline and in the audit log.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 
 import click
@@ -18,50 +17,53 @@ from rich.table import Table
 from opendpo.cli.operator import cli_actor, domain_errors, record
 from opendpo.cli.requests import TARGET, requests_group
 from opendpo.cli.state import CliState, pass_state
-from opendpo.execution.dry_run import DryRun, as_json, dry_run, record_dry_run
+from opendpo.execution.dry_run import DryRun, dry_run, record_dry_run, write_json
 from opendpo.execution.runtime import Runtime, make_runtime
 from opendpo.rights.handling import get_request
 
 __all__ = ["dry_run_command", "show_dry_run"]
 
 
-def show_dry_run(state: CliState, runtime: Runtime, key: str, output: Path | None) -> DryRun:
-    """Preview the erasure, note it on the request, print it (and write it to `output`)."""
+# Rows per collection printed; `--output` lists every one.
+SHOWN_ROWS = 50
+
+
+def show_dry_run(state: CliState, runtime: Runtime, key: str, output: Path | None) -> str:
+    """Preview the erasure, note it on the request, print it (and write it all to `output`);
+    the request's reference."""
     with state.session() as session:
         request = get_request(session=session, key=key)
-        preview = dry_run(runtime=runtime, session=session, request=request)
-        record_dry_run(
-            session=session,
-            request=request,
-            preview=preview,
-            actor=cli_actor(),
-            now=dt.datetime.now(dt.UTC),
-        )
-        record(
-            state,
-            session,
-            "request.dry_run",
-            target_kind=TARGET,
-            target_id=request.id,
-            details=preview.totals(),
-        )
-    _print(preview)
-    if output is not None:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(
-            json.dumps(as_json(preview), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-        )
-        click.echo(f"wrote {output}")
-    return preview
+        with dry_run(runtime=runtime, session=session, request=request) as preview:
+            record_dry_run(
+                session=session,
+                request=request,
+                preview=preview,
+                actor=cli_actor(),
+                now=dt.datetime.now(dt.UTC),
+            )
+            record(
+                state,
+                session,
+                "request.dry_run",
+                target_kind=TARGET,
+                target_id=request.id,
+                details=preview.totals(),
+            )
+            _print(preview, listed_in=output)
+            if output is not None:
+                output.parent.mkdir(parents=True, exist_ok=True)
+                with output.open("w", encoding="utf-8") as out:
+                    write_json(preview, out)
+                click.echo(f"wrote {output}")
+            return preview.reference
 
 
-def _print(preview: DryRun) -> None:
+def _print(preview: DryRun, *, listed_in: Path | None) -> None:
     table = Table("system", "collection", "row", "change", "field", "old", "new", "why")
+    unshown: list[str] = []
     for item in preview.collections:
         why = item.legal_reason or item.reason
-        if not item.rows:
-            continue
-        for row in item.rows:
+        for row in item.rows[:SHOWN_ROWS]:
             key = ", ".join(f"{k}={v}" for k, v in row.key.items())
             if row.action == "update":
                 for change in row.fields:
@@ -78,7 +80,12 @@ def _print(preview: DryRun) -> None:
             else:
                 action = "delete row" if row.action == "delete" else "keep row"
                 table.add_row(item.system_name, item.collection, key, action, "", "", "", why)
+        hidden = sum(item.actions.values()) - min(len(item.rows), SHOWN_ROWS)
+        if hidden > 0:
+            unshown.append(f"{item.collection}: {hidden} more row(s) not shown")
     Console(width=200).print(table)
+    for line in unshown:
+        click.echo(line + (f" (all are in {listed_in})" if listed_in else " (--output lists all)"))
     totals = preview.totals()
     click.echo(
         f"{preview.reference}: dry run, nothing changed: {totals['delete']} row(s) would be "
@@ -93,7 +100,8 @@ def _print(preview: DryRun) -> None:
 @click.option(
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Also write the dry run as JSON to this file.",
+    help="Also write the dry run as JSON to this file: every row (the console shows the "
+    f"first {SHOWN_ROWS} of each collection).",
 )
 @pass_state
 def dry_run_command(state: CliState, key: str, output: Path | None) -> None:
@@ -103,7 +111,7 @@ def dry_run_command(state: CliState, key: str, output: Path | None) -> None:
     )
     try:
         with domain_errors():
-            preview = show_dry_run(state, runtime, key, output)
+            reference = show_dry_run(state, runtime, key, output)
     finally:
         runtime.close()
-    click.echo(f"run it with `opendpo requests run {preview.reference}`")
+    click.echo(f"run it with `opendpo requests run {reference}`")

@@ -16,7 +16,7 @@ simply run again, the batches already sent counting zero.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import islice
 from typing import Any
@@ -225,6 +225,9 @@ class ChangeBatch:
     collection: CollectionSpec
     changes: list[Change]
     erasure: ErasurePlan | None  # why, for an erasure
+    # The found rows planned, where they were held as a sequence (batch by batch, or given
+    # as one): the dry run lists them beside their changes.
+    rows: Sequence[Row] | None = None
 
 
 def change_batches(
@@ -258,7 +261,8 @@ def change_batches(
                     context=context,
                     referenced=referenced.get(collection.key, frozenset()),
                 )
-                yield ChangeBatch(collection, plan.changes, plan)
+                held = rows if isinstance(rows, Sequence) else None
+                yield ChangeBatch(collection, plan.changes, plan, held)
             elif phase is Phase.RECTIFY:
                 corrections = inputs.get("corrections", {})
                 yield ChangeBatch(collection, rectify(collection, rows, corrections), None)

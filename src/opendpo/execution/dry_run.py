@@ -1,56 +1,53 @@
 """The dry run of an erasure: exactly what would change, row by row, and nothing changed.
 
-The same plan, the same find phase and the same change planning as the real run, with the
-rows held in memory instead of the row store and the changes listed instead of applied: no
-step is written (the request stays ready for `opendpo requests run`) and connectors are only
-asked to find. The request's own id seeds the masking, so random strings and hashes are the
-ones the real run then writes. Old values are never shown in full: a masked form and the
-field's data category say what goes.
+The same plan, the same find phase and the same change planning as the real run (batch by
+batch past `ONE_BATCH_ROWS` found rows, as the real run), with the rows kept in sealed spools
+instead of the row store and the changes listed instead of applied: no step is written (the
+request stays ready for `opendpo requests run`) and connectors are only asked to find. The
+request's own id seeds the masking, so random strings and hashes are the ones the real run
+then writes. Old values are never shown in full: a masked form and the field's data category
+say what goes (`dry_run_listing`). Memory stays bounded whatever the person's rows: every
+row's change is listed to a spool, and only the first rows of each collection are held.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from opendpo.connectors.base import Change, ChangeAction, CollectionSpec, Row, get_path
+from opendpo.connectors.base import Change
 from opendpo.errors import InvalidValue
-from opendpo.execution.changing import PlannedChanges, change_batches
+from opendpo.execution.changing import (
+    BATCH_ROWS,
+    ONE_BATCH_ROWS,
+    PlannedChanges,
+    change_batches,
+)
+from opendpo.execution.dry_run_listing import (
+    CollectionListing,
+    FieldChange,
+    RowChange,
+    as_json,
+    masked_value,
+    write_json,
+)
 from opendpo.execution.engine import STARTABLE, CannotStart, verified_identities
 from opendpo.execution.finding import find_dataset, identity_values
-from opendpo.execution.masking import ErasurePlan, MaskContext, canonical, row_key
-from opendpo.execution.planning import Phase, make_plan
+from opendpo.execution.masking import MaskContext
+from opendpo.execution.planning import Phase, Plan, PlannedStep, make_plan
 from opendpo.execution.rowstore import json_ready
 from opendpo.execution.runtime import Runtime
+from opendpo.execution.spooled_rows import SpooledRows
 from opendpo.execution.systems import SystemBinding, bindings
-from opendpo.policy.model.erasure import Masking
+from opendpo.policy.model.document import PolicyDocument
 from opendpo.rights.kinds import RequestKind, RequestStatus
 from opendpo.rights.records import Request
 from opendpo.rights.timeline import add_event
 from opendpo.security.audit import Actor
-
-_WORD = re.compile(r"[^\W_]+")
-
-
-@dataclass(frozen=True)
-class FieldChange:
-    path: str
-    strategy: str
-    category: str
-    old: str  # the value masked: its first letters and its shape
-    new: str  # what is written instead, in words
-
-
-@dataclass(frozen=True)
-class RowChange:
-    key: Mapping[str, Any]
-    action: str  # "update", "delete", or "keep" (found, nothing to change)
-    fields: tuple[FieldChange, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -62,23 +59,33 @@ class CollectionPreview:
     reason: str  # why the rows are deleted, masked or kept
     retention: str | None  # the retention rule of an exemption
     legal_reason: str | None  # the exemption's reason (Art 17(3))
-    rows: tuple[RowChange, ...]
+    rows: tuple[RowChange, ...]  # the first LISTED_ROWS; every row is in DryRun.listing
     lines: tuple[str, ...]  # the plan in plain words, as the erasure step records it
+    actions: Mapping[str, int] = field(default_factory=dict)  # rows per action, all of them
 
     @property
     def dataset(self) -> str:
         return self.collection.split(".", 1)[0]
 
     def count(self, action: str) -> int:
-        return sum(1 for r in self.rows if r.action == action)
+        return self.actions.get(action, 0)
+
+    @property
+    def unlisted(self) -> int:
+        """Rows listed in the JSON document but not held here."""
+        return sum(self.actions.values()) - len(self.rows)
 
 
 @dataclass
 class DryRun:
+    """A dry run's outcome: close it (or use it as a context manager) to drop its listing."""
+
     request_id: str
     reference: str
+    listing: SpooledRows = field(default_factory=SpooledRows, repr=False)
     collections: list[CollectionPreview] = field(default_factory=list)
     # Per dataset, the changes the erase step would send, in order: what the real run applies.
+    # Held only for a dataset of at most ONE_BATCH_ROWS found rows (as the real run holds them).
     changes: dict[str, list[Change]] = field(default_factory=dict)
     # Systems a person handles (a manual task, a processor by email): not previewed.
     by_person: list[str] = field(default_factory=list)
@@ -89,15 +96,14 @@ class DryRun:
             for action in ("update", "delete", "keep")
         }
 
+    def close(self) -> None:
+        self.listing.close()
 
-class _Rows:
-    """Found rows held in memory, as the row store would give them back."""
+    def __enter__(self) -> DryRun:
+        return self
 
-    def __init__(self) -> None:
-        self.rows: dict[str, list[Row]] = {}
-
-    def add(self, collection: str, row: Row) -> None:
-        self.rows.setdefault(collection, []).append(json_ready(row))
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def dry_run(*, runtime: Runtime, session: Session, request: Request) -> DryRun:
@@ -122,8 +128,29 @@ def dry_run(*, runtime: Runtime, session: Session, request: Request) -> DryRun:
     )
     by_key = {s.key: s for s in systems}
     result = DryRun(request.id, request.reference)
-    found = _Rows()
-    counts: dict[str, int] = {}
+    try:
+        with SpooledRows() as found:
+            _find_all(runtime, plan, by_key, identities, found)
+            context = MaskContext.create(request_id=request.id, keyring=runtime.keyring)
+            for step in plan.steps:
+                if step.phase is Phase.PERSON:
+                    result.by_person.append(by_key[str(step.system)].name)
+                if step.phase is Phase.ERASE:
+                    _preview_step(result, step, by_key[str(step.system)], policy, context, found)
+    except BaseException:
+        result.close()
+        raise
+    return result
+
+
+def _find_all(
+    runtime: Runtime,
+    plan: Plan,
+    by_key: Mapping[str, SystemBinding],
+    identities: list[tuple[str, str]],
+    found: SpooledRows,
+) -> None:
+    """Every find step of the plan, in order, into `found` (which counts them)."""
     outputs: dict[int, dict[str, Any]] = {}
     values = identity_values(identities)
     for step in plan.steps:
@@ -141,32 +168,61 @@ def dry_run(*, runtime: Runtime, session: Session, request: Request) -> DryRun:
             sink=found,
             heartbeat=lambda: None,
         )
-        counts.update(done.counts)
         outputs[step.seq] = json_ready(done.outputs)
-    context = MaskContext.create(request_id=request.id, keyring=runtime.keyring)
-    for step in plan.steps:
-        if step.phase is Phase.PERSON:
-            result.by_person.append(by_key[str(step.system)].name)
-        if step.phase is not Phase.ERASE:
-            continue
-        system = by_key[str(step.system)]
-        planned = PlannedChanges.of(
-            change_batches(
-                phase=Phase.ERASE,
-                inputs=step.inputs or {},
-                policy=policy,
-                context=context,
-                collections=[c for c in system.collections if c.dataset == step.dataset],
-                counts=counts,
-                rows_of=lambda key: found.rows.get(key, []),
-                everything=system.collections,
+
+
+def _preview_step(
+    result: DryRun,
+    step: PlannedStep,
+    system: SystemBinding,
+    policy: PolicyDocument,
+    context: MaskContext,
+    found: SpooledRows,
+) -> None:
+    """The erase step's changes, planned as the real step plans them, listed row by row."""
+    collections = [c for c in system.collections if c.dataset == step.dataset]
+    # As the real step: a dataset's changes at once up to ONE_BATCH_ROWS found rows (then
+    # its rows are held here too), else batch by batch.
+    held = sum(found.counts.get(c.key, 0) for c in collections) <= ONE_BATCH_ROWS
+    planned = PlannedChanges()
+    listed: dict[str, CollectionListing] = {}
+    for batch in change_batches(
+        phase=Phase.ERASE,
+        inputs=step.inputs or {},
+        policy=policy,
+        context=context,
+        collections=collections,
+        counts=found.counts,
+        rows_of=(lambda key: list(found.rows(key))) if held else found.rows,
+        everything=system.collections,
+        batch_rows=None if held else BATCH_ROWS,
+    ):
+        planned.add(batch, keep=held)
+        if batch.erasure is not None and batch.rows is not None:
+            key = batch.collection.key
+            if key not in listed:
+                listed[key] = CollectionListing(batch.collection, result.listing)
+            listed[key].add(batch.erasure, batch.rows)
+    if held:
+        result.changes[str(step.dataset)] = planned.changes
+    for erasure in planned.erasures:
+        listing = listed.get(erasure.collection.key)
+        decision = erasure.decision
+        exemption = decision.exemption
+        result.collections.append(
+            CollectionPreview(
+                system=system.key,
+                system_name=system.name,
+                collection=erasure.collection.key,
+                found=erasure.rows,
+                reason=decision.reason,
+                retention=exemption.retention if exemption is not None else None,
+                legal_reason=exemption.reason if exemption is not None else None,
+                rows=tuple(listing.first) if listing is not None else (),
+                lines=tuple(erasure.describe()),
+                actions=dict(listing.actions) if listing is not None else {},
             )
         )
-        result.changes[str(step.dataset)] = planned.changes
-        for erasure in planned.erasures:
-            rows = found.rows.get(erasure.collection.key, [])
-            result.collections.append(_preview(system, erasure, rows))
-    return result
 
 
 def record_dry_run(
@@ -188,133 +244,14 @@ def record_dry_run(
     )
 
 
-def _preview(system: SystemBinding, plan: ErasurePlan, rows: Sequence[Row]) -> CollectionPreview:
-    spec = plan.collection
-    decision = plan.decision
-    masked = {d.field.path: d.masking for d in decision.masked if d.masking is not None}
-    # Rows without a primary key may share a key (identical rows): one change each.
-    changed: dict[str, list[Change]] = {}
-    for planned in plan.changes:
-        changed.setdefault(canonical(planned.key), []).append(planned)
-    listed: list[RowChange] = []
-    for row in rows:
-        key = row_key(spec, row)
-        waiting = changed.get(canonical(key))
-        change = waiting.pop(0) if waiting else None
-        if change is None:
-            listed.append(RowChange(key, "keep"))
-        elif change.action is ChangeAction.DELETE:
-            listed.append(RowChange(key, "delete"))
-        else:
-            fields = tuple(
-                _field_change(spec, path, masked[path], get_path(row, path), new)
-                for path, new in change.values.items()
-            )
-            listed.append(RowChange(key, "update", fields))
-    exemption = decision.exemption
-    return CollectionPreview(
-        system=system.key,
-        system_name=system.name,
-        collection=spec.key,
-        found=plan.rows,
-        reason=decision.reason,
-        retention=exemption.retention if exemption is not None else None,
-        legal_reason=exemption.reason if exemption is not None else None,
-        rows=tuple(listed),
-        lines=tuple(plan.describe()),
-    )
-
-
-def _field_change(
-    spec: CollectionSpec, path: str, masking: Masking, old: Any, new: Any
-) -> FieldChange:
-    return FieldChange(
-        path=path,
-        strategy=masking.strategy,
-        category=_category(spec, path),
-        old=masked_value(old),
-        new=new_kind(masking, new),
-    )
-
-
-def _category(spec: CollectionSpec, path: str) -> str:
-    """The field's category, else the nearest parent's (nested fields inherit theirs)."""
-    while True:
-        try:
-            categories = spec.field(path).data_categories
-        except KeyError:
-            categories = ()
-        if categories or "." not in path:
-            return ", ".join(categories)
-        path = path.rsplit(".", 1)[0]
-
-
-def masked_value(value: Any) -> str:
-    """Enough to recognise a value, never enough to read it: each word's first character."""
-    if value is None:
-        return "(empty)"
-    if isinstance(value, bool):
-        return "true or false"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, list):
-        return f"a list of {len(value)}"
-    if isinstance(value, dict):
-        return f"an object of {len(value)} field{'s' if len(value) != 1 else ''}"
-    text = str(value)
-    return _WORD.sub(lambda m: m.group(0)[0] + "*" * (len(m.group(0)) - 1), text)
-
-
-def new_kind(masking: Masking, new: Any) -> str:
-    """What the strategy writes, in words (the value itself only where it is fixed)."""
-    if new is None:
-        return "null"
-    name = masking.strategy
-    if name == "fixed":
-        return f"the fixed value {canonical(new)!r}"
-    if name == "hash":
-        return "a SHA-256 hash"
-    if name == "keyed_hash":
-        return "a keyed hash (HMAC-SHA-256)"
-    if name == "random_string":
-        return f"a random string of {len(str(new))} characters"
-    return name
-
-
-def as_json(preview: DryRun) -> dict[str, Any]:
-    """The dry run as a JSON document: per system, per collection, each row's change."""
-    systems: dict[str, Any] = {}
-    for item in preview.collections:
-        system = systems.setdefault(item.system, {"name": item.system_name, "collections": {}})
-        system["collections"][item.collection] = {
-            "found": item.found,
-            "reason": item.reason,
-            "retention": item.retention,
-            "legal_reason": item.legal_reason,
-            "rows": [_row_json(row) for row in item.rows],
-            "plan": list(item.lines),
-        }
-    return {
-        "request": preview.reference,
-        "request_id": preview.request_id,
-        "dry_run": True,
-        "totals": preview.totals(),
-        "systems": systems,
-        "by_person": preview.by_person,
-    }
-
-
-def _row_json(row: RowChange) -> dict[str, Any]:
-    found: dict[str, Any] = {"key": json_ready(dict(row.key)), "action": row.action}
-    if row.fields:
-        found["fields"] = [
-            {
-                "field": f.path,
-                "strategy": f.strategy,
-                "category": f.category,
-                "old": f.old,
-                "new": f.new,
-            }
-            for f in row.fields
-        ]
-    return found
+__all__ = [
+    "CollectionPreview",
+    "DryRun",
+    "FieldChange",
+    "RowChange",
+    "as_json",
+    "dry_run",
+    "masked_value",
+    "record_dry_run",
+    "write_json",
+]
