@@ -11,9 +11,12 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from opendpo.execution import chain
+from opendpo.execution.planning import Phase, PlannedStep
 from opendpo.execution.records import RequestStep
 from opendpo.execution.steps import (
+    PLAN_ROWS,
     StepStatus,
+    add_steps,
     backoff,
     claim,
     claimable_ids,
@@ -176,3 +179,31 @@ def test_a_chain_does_not_take_a_step_held_or_not_yet_due(
         early = chain.claim_next(session, step_id=plan[2], owner="a", lease=LEASE, now=NOW)
         session.commit()
     assert early is None and status(factory, plan[2]) == ("pending", None, 0)
+
+
+def test_a_long_plan_is_written_whole_with_each_step_given_its_own_id(
+    engine: Engine, factory: sessionmaker[Session]
+) -> None:
+    request_id, _ = make_request(engine, kind="erasure")
+    planned = [
+        PlannedStep(seq, Phase.FIND, system=f"s{seq}", dataset=f"d{seq}",
+                    depends_on=[seq - 1] if seq > 1 else [], inputs={"n": seq})
+        for seq in range(1, 2 * PLAN_ROWS + 8)
+    ]  # fmt: skip
+    with factory() as session, session.begin():
+        written = add_steps(session=session, request_id=request_id, planned=planned)
+    assert [s.seq for s in written] == [p.seq for p in planned]
+    assert all(s.status == "pending" for s in written)
+    with factory() as session:
+        stored = {
+            step.id: step
+            for step in session.scalars(
+                select(RequestStep).where(RequestStep.request_id == request_id)
+            )
+        }
+    assert len(stored) == len(planned)
+    for state in written:
+        step = stored[state.id]
+        assert (step.seq, step.dataset, step.depends_on, step.inputs) == (
+            state.seq, state.dataset, state.depends_on, {"n": state.seq},
+        )  # fmt: skip

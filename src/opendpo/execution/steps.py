@@ -35,6 +35,8 @@ class StepStatus(StrEnum):
 
 
 FINISHED = frozenset({StepStatus.DONE, StepStatus.SKIPPED})
+# Steps written per INSERT when a plan is started.
+PLAN_ROWS = 50
 MAX_ATTEMPTS = 8
 FIRST_BACKOFF_SECONDS = 5.0
 MAX_BACKOFF_SECONDS = 1800.0
@@ -105,14 +107,21 @@ def add_steps(
     if not rows:
         return []
     steps = STEPS_TABLE
+    ids: dict[int, int] = {}
     if session.get_bind().dialect.insert_returning:
-        written = session.execute(insert(steps).values(rows).returning(steps.c.seq, steps.c.id))
+        # A few rows to a statement: ten parameters each, under every database's limit.
+        for start in range(0, len(rows), PLAN_ROWS):
+            chunk = rows[start : start + PLAN_ROWS]
+            written = session.execute(
+                insert(steps).values(chunk).returning(steps.c.seq, steps.c.id)
+            )
+            ids.update(written.all())
     else:
         session.execute(insert(steps), rows)
         written = session.execute(
             select(steps.c.seq, steps.c.id).where(steps.c.request_id == request_id)
         )
-    ids: dict[int, int] = dict(written.all())
+        ids.update(written.all())
     return [
         StepState(
             ids[step.seq],
