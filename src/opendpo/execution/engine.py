@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm import Session, joinedload, lazyload
 
 from opendpo.connectors.base import ConnectorError
 from opendpo.errors import DomainError
@@ -50,8 +50,8 @@ ENGINE = Actor(ActorKind.SYSTEM, "engine")
 OnStep = Callable[[RequestStep], None]
 STARTABLE = frozenset({RequestStatus.VERIFIED, RequestStatus.IN_PROGRESS})
 # A step rarely needs the request's pauses (only a completion does): load them on use, not
-# with every request a step reads.
-LEAN = (lazyload(Request.pauses),)
+# with every request a step reads. Its identities come in the same round trip.
+LEAN = (lazyload(Request.pauses), joinedload(Request.identities))
 
 
 class CannotStart(DomainError):
