@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -145,6 +146,34 @@ def test_a_failing_change_rolls_the_whole_batch_back(crm: SqlConnector, company_
         for table, order in ((contacts, ("id",)), (enquiries, ("id",)), (customers, ("id",)))
     ]
     assert after == before
+
+
+class Stopped(Exception):
+    """What the engine raises between batches when the step lost its lease."""
+
+
+def test_batches_go_in_one_transaction_that_a_stop_between_them_rolls_back(
+    crm: SqlConnector, company_url: str
+) -> None:
+    before = [rows(company_url, contacts, "id"), rows(company_url, enquiries, "id")]
+    first = [Change(SPECS["enquiries"], {"id": i}, ChangeAction.DELETE) for i in (101, 102)]
+    second = [Change(SPECS["contacts"], {"id": 3}, ChangeAction.UPDATE, {"first_name": "X"})]
+
+    def stopping() -> Iterator[list[Change]]:
+        yield first
+        yield second
+        raise Stopped  # after two batches were sent: neither may stay
+
+    with pytest.raises(Stopped):
+        crm.apply_batches(stopping())
+    assert [rows(company_url, contacts, "id"), rows(company_url, enquiries, "id")] == before
+
+    applied = crm.apply_batches(iter([first, [], second]))
+    assert applied.changed == {"company_db.enquiries": 2, "company_db.contacts": 1}
+    assert [row["id"] for row in rows(company_url, enquiries, "id")] == [103]
+    assert crm.apply_batches(iter([first, second])).changed == {
+        "company_db.enquiries": 0, "company_db.contacts": 0,
+    }  # fmt: skip
 
 
 def test_a_value_the_column_cannot_hold_stops_the_batch(

@@ -12,7 +12,7 @@ twice leaves the system as running it once: steps are retried after crashes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -181,7 +181,22 @@ class Connector(Protocol):
         transaction). Must be idempotent: the same batch twice leaves the same state."""
         ...
 
+    def apply_batches(self, batches: Iterable[Sequence[Change]]) -> Applied:
+        """`apply` for changes that come a batch at a time (a person with a million rows),
+        holding one batch at a time: still in one transaction where the system allows, so
+        that an error, or an exception from the iterable, leaves the system as it was."""
+        ...
+
     def close(self) -> None: ...
+
+
+def apply_each(connector: Connector, batches: Iterable[Sequence[Change]]) -> Applied:
+    """`apply_batches` for a system without transactions: each batch applied in turn."""
+    changed: dict[str, int] = {}
+    for batch in batches:
+        for key, count in connector.apply(batch).changed.items():
+            changed[key] = changed.get(key, 0) + count
+    return Applied(changed=changed)
 
 
 def _field_specs(fields: Sequence[DatasetField] | None, prefix: str = "") -> Iterator[FieldSpec]:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from types import TracebackType
 from typing import Any, Literal
@@ -36,6 +36,7 @@ from opendpo.connectors.base import (
     ConnectorError,
     NotSupported,
     Row,
+    apply_each,
     get_path,
 )
 from opendpo.connectors.http_binding import NO_READ, BoundCollection, Unread, bind, put_path
@@ -150,6 +151,9 @@ class HttpConnector:
                         yield row
 
     # Changing
+
+    def apply_batches(self, batches: Iterable[Sequence[Change]]) -> Applied:
+        return apply_each(self, batches)  # no transaction spans calls: each batch alone
 
     def apply(self, changes: Sequence[Change]) -> Applied:
         planned = [(self._bound(change.collection), change) for change in changes]

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Literal, cast
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -47,7 +47,14 @@ from redis.exceptions import (
 )
 from redis.retry import Retry
 
-from opendpo.connectors.base import Applied, Change, CollectionSpec, ConnectorError, Row
+from opendpo.connectors.base import (
+    Applied,
+    Change,
+    CollectionSpec,
+    ConnectorError,
+    Row,
+    apply_each,
+)
 from opendpo.connectors.redis_layout import SET_LIKE, KeyPattern, Kind, Layout
 from opendpo.connectors.redis_reads import Reader
 from opendpo.connectors.redis_writes import Replay, plan, probes, read_state
@@ -226,6 +233,9 @@ class RedisConnector:
             yield from self._reader.rows(layout, query)
         except RedisError as exc:
             raise self._error(exc, layout) from exc
+
+    def apply_batches(self, batches: Iterable[Sequence[Change]]) -> Applied:
+        return apply_each(self, batches)  # no transaction spans calls: each batch alone
 
     def apply(self, changes: Sequence[Change]) -> Applied:
         steps = [plan(self.name, self._layout(c.collection), c) for c in changes]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from typing import Any, Literal
 
@@ -160,16 +160,23 @@ class SqlConnector:
             logger.info("%s: table %s: %s", self.name, name, warning.message)
         return table
 
-    def _table(self, collection: CollectionSpec) -> Table:
-        """The collection's table, learnt once; every top-level field must be a column."""
+    def _table(self, collection: CollectionSpec, connection: Connection | None = None) -> Table:
+        """The collection's table, learnt once (through `connection` when one is held: a
+        second checkout could wait on a pool the holder itself fills); every top-level field
+        must be a column."""
         table = self._tables.get(collection.name)
         if table is None:
             engine = self._open()
             # Connection first, then the lock, as check() takes them: never the reverse.
-            with engine.connect() as connection, self._lock:
+            with (
+                (
+                    nullcontext(connection) if connection is not None else engine.connect()
+                ) as reflecting,
+                self._lock,
+            ):
                 table = self._tables.get(collection.name)
                 if table is None:
-                    table = self._reflect(connection, collection.name)
+                    table = self._reflect(reflecting, collection.name)
                     if table is None:
                         raise ConnectorError(self.name, self._no_table(collection), retryable=False)
                     self._tables[collection.name] = table
@@ -231,18 +238,27 @@ class SqlConnector:
                 self._reading.connection = None
 
     def apply(self, changes: Sequence[Change]) -> Applied:
-        if not changes:
-            return Applied(changed={})
+        return self.apply_batches([changes])
+
+    def apply_batches(self, batches: Iterable[Sequence[Change]]) -> Applied:
         engine = self._open()
-        with self._errors("writing"):
-            tables = {c.collection.name: self._table(c.collection) for c in changes}
-            with engine.connect() as connection:
-                if engine.dialect.name == "sqlite":
-                    # Take the write lock now, not at the first write: the JSON read-modify-write
-                    # must not see a value another writer is about to replace.
+        changed: dict[str, int] = {}
+        with self._errors("writing"), engine.connect() as connection:
+            begun = False
+            for changes in batches:
+                if not changes:
+                    continue
+                if not begun and engine.dialect.name == "sqlite":
+                    # Take the write lock now, not at the first write: the JSON
+                    # read-modify-write must not see a value another writer is about to replace.
                     connection.exec_driver_sql("BEGIN IMMEDIATE")
-                # One transaction: leaving the block without commit rolls everything back.
-                changed = apply_changes(self.name, connection, changes, tables)
+                begun = True
+                tables = {c.collection.name: self._table(c.collection, connection) for c in changes}
+                for key, count in apply_changes(self.name, connection, changes, tables).items():
+                    changed[key] = changed.get(key, 0) + count
+            # One transaction for every batch: leaving the block without commit (an error,
+            # or the step losing its lease between batches) rolls everything back.
+            if begun:
                 connection.commit()
         return Applied(changed=changed)
 

@@ -8,9 +8,10 @@ before the rows they reference.
 
 A dataset with more than ONE_BATCH_ROWS found rows (a person with a million log lines) would
 hold every change in memory for that one batch. Its changes are computed and sent BATCH_ROWS
-rows at a time instead, collection by collection in the same order (children first), each
-batch in a transaction of its own: memory stays bounded, and a step stopped part way is
-simply run again, the batches already sent counting zero.
+rows at a time instead, collection by collection in the same order (children first), still
+in the one transaction (`Connector.apply_batches`): memory stays bounded, and a step stopped
+part way changed nothing and is simply run again. Systems without transactions (an HTTP
+API, Redis) take the batches one by one; there the batches already sent count zero.
 """
 
 from __future__ import annotations
@@ -145,11 +146,16 @@ def run(
         if planned_changes.changes:
             changed.update(connector.apply(planned_changes.changes).changed)
     else:
-        for batch in batches:
-            planned_changes.add(batch, keep=False)
-            if batch.changes:
-                changed.update(connector.apply(batch.changes).changed)
-            heartbeat()
+        # Worked out and sent a batch at a time, in one transaction where the system has
+        # them: a step stopped part way (its lease lost between batches) changed nothing.
+        def sending() -> Iterator[list[Change]]:
+            for batch in batches:
+                planned_changes.add(batch, keep=False)
+                if batch.changes:
+                    yield batch.changes
+                heartbeat()
+
+        changed.update(connector.apply_batches(sending()).changed)
     total = sum(changed.values())
     verb = {"erase": "erased", "rectify": "corrected", "restrict": "restricted"}[step.phase]
     return Outcome(
