@@ -44,9 +44,9 @@ def platform_run(store_url: str, keys: dict[str, str]) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as folder:
         settings = bench.store_settings(store_url, Path(folder), keys)
         runtime = bench.open_runtime(settings, bench.Clock())
-        rss = bench._reset_peak_rss()
+        rss = bench.reset_peak_rss()
         seconds, connector, counts = bench.run_request(runtime, "erasure", estate.EXPORT_EMAIL)
-        grown = bench._status_kib("VmHWM") - rss
+        grown = bench.status_kib("VmHWM") - rss
         runtime.close()
         runtime.engine.dispose()
     return {"seconds": seconds, "connector": connector, "rows": sum(counts.values()),
@@ -68,7 +68,7 @@ def dry_run_run(store_url: str, keys: dict[str, str]) -> dict[str, float]:
                 verified_evidence="checked by the benchmark",
             )  # fmt: skip
             session.commit()
-            rss = bench._reset_peak_rss()
+            rss = bench.reset_peak_rss()
             started = time.perf_counter()
             listing = Path(folder) / "dry-run.json"
             with (
@@ -78,7 +78,7 @@ def dry_run_run(store_url: str, keys: dict[str, str]) -> dict[str, float]:
                 write_json(preview, out)
                 rows = sum(preview.totals().values())
             seconds = time.perf_counter() - started
-            grown = bench._status_kib("VmHWM") - rss
+            grown = bench.status_kib("VmHWM") - rss
             size = listing.stat().st_size
         runtime.close()
         runtime.engine.dispose()

@@ -34,19 +34,16 @@ from __future__ import annotations
 
 import argparse
 import base64
-import contextlib
 import datetime as dt
 import multiprocessing
 import random
-import resource
 import secrets
 import statistics
 import tempfile
 import time
 import tracemalloc
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -54,16 +51,16 @@ import psycopg
 import requests_estate as estate
 import requests_floor as floor
 from requests_policy import SYSTEMS, write_policy
+from requests_timing import Clock, TimedPool, reset_peak_rss, status_kib
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import create_engine, event, func, select, text
 from sqlalchemy.engine import make_url
 
-from opendpo.connectors.base import Applied, Change, CollectionSpec, Connector, Row
 from opendpo.execution import engine as execution
 from opendpo.execution.records import StoredFile
 from opendpo.execution.runtime import Runtime, make_runtime
-from opendpo.execution.systems import ConnectorPool, SystemBinding, save_connection
+from opendpo.execution.systems import save_connection
 from opendpo.policy.loader import load_policy
 from opendpo.policy.versions import apply_policy
 from opendpo.rights.intake import submit_request
@@ -76,93 +73,6 @@ from opendpo.store.migrate import upgrade
 
 STAFF = Actor(ActorKind.STAFF, "benchmark")
 console = Console(width=130)
-
-
-class Clock:
-    """Seconds spent inside connectors, and statements sent to OpenDPO's store."""
-
-    def __init__(self) -> None:
-        self.seconds = 0.0
-        self.statements = 0
-
-    def count(self, *_: object) -> None:
-        self.statements += 1
-
-
-class TimedConnector:
-    """A connector whose `find` and `apply` time is added to a clock (the caller's work
-    between rows is not)."""
-
-    def __init__(self, inner: Connector, clock: Clock) -> None:
-        self._inner = inner
-        self._clock = clock
-        self.name = inner.name
-
-    def check(self) -> str:
-        return self._inner.check()
-
-    def find(self, collection: CollectionSpec, where: Mapping[str, Sequence[Any]]) -> Iterator[Row]:
-        clock = self._clock
-        started = time.perf_counter()
-        rows = self._inner.find(collection, where)
-        clock.seconds += time.perf_counter() - started
-        while True:
-            started = time.perf_counter()
-            try:
-                row = next(rows)
-            except StopIteration:
-                clock.seconds += time.perf_counter() - started
-                return
-            clock.seconds += time.perf_counter() - started
-            yield row
-
-    def reading(self) -> AbstractContextManager[None]:
-        return self._inner.reading()
-
-    def apply(self, changes: Sequence[Change]) -> Applied:
-        started = time.perf_counter()
-        try:
-            return self._inner.apply(changes)
-        finally:
-            self._clock.seconds += time.perf_counter() - started
-
-    def apply_batches(self, batches: Iterable[Sequence[Change]]) -> Applied:
-        clock = self._clock
-
-        def planned(found: Iterator[Sequence[Change]]) -> Iterator[Sequence[Change]]:
-            # The engine works out each batch as the connector asks for it: not the connector's.
-            while True:
-                paused = time.perf_counter()
-                try:
-                    batch = next(found)
-                except StopIteration:
-                    clock.seconds -= time.perf_counter() - paused
-                    return
-                clock.seconds -= time.perf_counter() - paused
-                yield batch
-
-        started = time.perf_counter()
-        try:
-            return self._inner.apply_batches(planned(iter(batches)))
-        finally:
-            clock.seconds += time.perf_counter() - started
-
-    def close(self) -> None:
-        self._inner.close()
-
-
-class TimedPool(ConnectorPool):
-    def __init__(self, environ: Mapping[str, str], clock: Clock) -> None:
-        super().__init__(environ)
-        self.clock = clock
-        self._wrapped: dict[int, TimedConnector] = {}
-
-    def get(self, system: SystemBinding) -> Connector:
-        inner = super().get(system)
-        wrapped = self._wrapped.get(id(inner))
-        if wrapped is None:
-            wrapped = self._wrapped[id(inner)] = TimedConnector(inner, self.clock)
-        return wrapped
 
 
 def store_settings(store_url: str, outbox: Path, keys: dict[str, str]) -> Settings:
@@ -320,33 +230,18 @@ def measure_people(
     return times
 
 
-def _status_kib(field: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(f"{field}:"):
-            return int(line.split()[1])
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # not Linux: the peak so far
-
-
-def _reset_peak_rss() -> int:
-    """The RSS now (KiB), with the kernel's peak (VmHWM) reset to it: the peak read after the
-    run is then the run's own, not that of loading the application."""
-    with contextlib.suppress(OSError):
-        Path("/proc/self/clear_refs").write_text("5")
-    return _status_kib("VmRSS")
-
-
 def export_run(store_url: str, keys: dict[str, str], trace: bool) -> dict[str, float]:
     """In a fresh process: the export person's access request, end to end."""
     with tempfile.TemporaryDirectory() as folder:
         settings = store_settings(store_url, Path(folder), keys)
         runtime = open_runtime(settings, Clock())
-        rss = _reset_peak_rss()
+        rss = reset_peak_rss()
         if trace:
             tracemalloc.start()
         seconds, connector, counts = run_request(runtime, "access", estate.EXPORT_EMAIL)
         peak = tracemalloc.get_traced_memory()[1] if trace else 0
         tracemalloc.stop()
-        grown = _status_kib("VmHWM") - rss
+        grown = status_kib("VmHWM") - rss
         with runtime.session_factory() as session:
             size = session.scalar(
                 select(func.max(StoredFile.size)).where(StoredFile.purpose.like("%package"))
