@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from execution_estate import ALICE, apply_estate, serve, wait_for, working_app
+from execution_estate import ALICE, BOB, apply_estate, serve, wait_for, working_app
 from sqlalchemy import Engine
 
 from opendpo.policy.model.document import PolicyDocument
@@ -205,3 +205,50 @@ async def test_keys_without_the_scope_are_refused(api: Api) -> None:
     nobody = await api.client.get(f"/api/v1/requests/{request_id}/steps")
     assert nobody.status_code == 401
     assert (await api.steps(request_id))["steps"] == []
+
+
+async def test_an_erasure_is_previewed_changing_nothing_then_runs_as_listed(api: Api) -> None:
+    request_id = await api.log("erasure")
+    url = f"/api/v1/requests/{request_id}/dry-run"
+    assert (await api.client.post(url, headers=api.reader)).status_code == 403
+    response = await api.client.post(url, headers=api.writer)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/json"
+    document = response.json()
+    assert (document["request_id"], document["dry_run"]) == (request_id, True)
+    assert document["totals"] == {"update": 2, "delete": 0, "keep": 0}
+    assert document["by_person"] == ["Paper archive"]
+    listed = document["systems"]["crm"]["collections"]
+    contact = listed["crm_db.contacts"]["rows"]
+    assert contact == [
+        {"key": {"id": 1}, "action": "update", "fields": [
+            {"field": "email", "strategy": "null", "category": "user.contact.email",
+             "old": "a****@e******.c**", "new": "null"},
+            {"field": "name", "strategy": "null", "category": "user.name",
+             "old": "A**** A*****", "new": "null"},
+        ]},
+    ]  # fmt: skip
+    # Notes have no primary key: a row is named by all its fields, the personal ones masked.
+    [note] = listed["crm_db.notes"]["rows"]
+    assert note["key"] == {"body": "P****** e****", "contact_id": 1}
+    assert "Prefers email" not in response.text and "Alice Archer" not in response.text
+    assert BOB not in response.text
+
+    # Nothing was planned or changed; the preview is on the timeline and in the audit log.
+    assert (await api.steps(request_id))["steps"] == []
+    with make_session_factory(api.engine)() as session:
+        logged = audit.search(session=session, query=AuditQuery(action="request.dry_run"))
+        assert [entry.target_id for entry in logged] == [request_id]
+    refused = await api.client.post(
+        f"/api/v1/requests/{await api.log()}/dry-run", headers=api.writer
+    )
+    assert refused.status_code == 422
+    assert [e["field"] for e in refused.json()["error"]["errors"]] == ["kind"]
+
+    # Then the request runs, and makes the changes listed.
+    ran = await api.client.post(f"/api/v1/requests/{request_id}/run", headers=api.writer)
+    assert ran.status_code == 202
+    await wait_for(api.engine, request_id, "awaiting_action")  # the archive waits on staff
+    done = {s["seq"]: s for s in (await api.steps(request_id))["steps"]}
+    erased = [s for s in done.values() if s["phase"] == "erase"]
+    assert [s["status"] for s in erased] == ["done"]

@@ -32,6 +32,7 @@ from opendpo.execution.dry_run_listing import (
     FieldChange,
     RowChange,
     as_json,
+    json_pieces,
     masked_value,
     write_json,
 )
@@ -251,6 +252,7 @@ __all__ = [
     "RowChange",
     "as_json",
     "dry_run",
+    "json_pieces",
     "masked_value",
     "record_dry_run",
     "write_json",

@@ -54,6 +54,11 @@ class CollectionListing:
         self._listing = listing
         self.first: list[RowChange] = []
         self.actions: Counter[str] = Counter()
+        # A row without a primary key is named by every field it has: its personal fields
+        # are shown masked, as old values are (an identity, the request's own, is not).
+        self._masked_keys = {
+            f.path for f in spec.fields if f.personal and not f.primary_key and not f.identity
+        }
 
     def add(self, plan: ErasurePlan, rows: Sequence[Row]) -> None:
         """The rows `plan` was made from, in the order found."""
@@ -77,6 +82,11 @@ class CollectionListing:
                     for path, new in change.values.items()
                 )
                 listed = RowChange(key, "update", fields)
+            if self._masked_keys.intersection(key):
+                shown = {
+                    k: masked_value(v) if k in self._masked_keys else v for k, v in key.items()
+                }
+                listed = RowChange(shown, listed.action, listed.fields)
             self.actions[listed.action] += 1
             if len(self.first) < LISTED_ROWS:
                 self.first.append(listed)
@@ -156,37 +166,43 @@ def row_json(row: RowChange) -> dict[str, Any]:
 
 
 def write_json(preview: DryRun, out: TextIO) -> None:
-    """The dry run as a JSON document: per system, per collection, each row's change."""
+    """The dry run as a JSON document (see `json_pieces`), written to `out`."""
+    for piece in json_pieces(preview):
+        out.write(piece)
+
+
+def json_pieces(preview: DryRun) -> Iterator[str]:
+    """The dry run as a JSON document, a piece at a time: per system, per collection, each
+    row's change (a line each, read from the listing as it is written)."""
 
     def text(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False)
 
-    out.write("{\n")
-    out.write(f'  "request": {text(preview.reference)},\n')
-    out.write(f'  "request_id": {text(preview.request_id)},\n')
-    out.write('  "dry_run": true,\n')
-    out.write(f'  "totals": {text(preview.totals())},\n')
-    out.write('  "systems": {')
+    yield "{\n"
+    yield f'  "request": {text(preview.reference)},\n'
+    yield f'  "request_id": {text(preview.request_id)},\n'
+    yield '  "dry_run": true,\n'
+    yield f'  "totals": {text(preview.totals())},\n'
+    yield '  "systems": {'
     systems: dict[str, list[Any]] = {}
     for item in preview.collections:  # grouped by system, in the order first seen
         systems.setdefault(item.system, []).append(item)
     for s, (system, items) in enumerate(systems.items()):
-        out.write(",\n" if s else "\n")
-        out.write(f'    {text(system)}: {{"name": {text(items[0].system_name)}, "collections": {{')
+        yield ",\n" if s else "\n"
+        yield f'    {text(system)}: {{"name": {text(items[0].system_name)}, "collections": {{'
         for c, item in enumerate(items):
-            out.write(",\n" if c else "\n")
-            out.write(f"      {text(item.collection)}: {{\n")
+            yield ",\n" if c else "\n"
+            yield f"      {text(item.collection)}: {{\n"
             for name in ("found", "reason", "retention", "legal_reason"):
-                out.write(f"        {text(name)}: {text(getattr(item, name))},\n")
-            out.write('        "rows": [')
+                yield f"        {text(name)}: {text(getattr(item, name))},\n"
+            yield '        "rows": ['
             for r, row in enumerate(_rows(preview, item.collection)):
-                out.write(",\n" if r else "\n")
-                out.write(f"          {row}")
-            out.write("\n        ],\n")
-            out.write(f'        "plan": {text(list(item.lines))}\n      }}')
-        out.write("\n    }}")
-    out.write("\n  },\n")
-    out.write(f'  "by_person": {text(preview.by_person)}\n}}\n')
+                yield f"{',' if r else ''}\n          {row}"
+            yield "\n        ],\n"
+            yield f'        "plan": {text(list(item.lines))}\n      }}'
+        yield "\n    }}"
+    yield "\n  },\n"
+    yield f'  "by_person": {text(preview.by_person)}\n}}\n'
 
 
 def _rows(preview: DryRun, collection: str) -> Iterator[str]:

@@ -25,8 +25,8 @@ from opendpo.rights.records import Request
 from opendpo.rights.timeline import events
 from opendpo.security.roles import ROLE_PERMISSIONS, Permission, Role
 from opendpo.security.staff import StaffUser, get_user_by_id
+from opendpo.web.api import request_dry_run, request_steps
 from opendpo.web.api import request_shapes as shapes
-from opendpo.web.api import request_steps
 from opendpo.web.auth import Auth, Permit, record_audit
 from opendpo.web.dependencies import LettersDep, PolicyDep, SessionDep, StateDep
 from opendpo.web.state import WebState
@@ -323,5 +323,6 @@ def action_note(body: shapes.Note, desk: DeskDep, request_id: str) -> shapes.Req
     return _act(desk, request_id, "note", Fields(note=body.note))
 
 
-# Running the request across the connected systems: run, steps, answers.
+# Running the request across the connected systems: run, steps, answers; an erasure's dry run.
 router.include_router(request_steps.router)
+router.include_router(request_dry_run.router)
