@@ -346,3 +346,48 @@ async def test_a_rectification_is_run_with_the_corrections_staff_give(
             (1, "Alice Smith"),
             (2, "Bob Baker"),
         ]
+
+
+async def test_an_erasure_is_previewed_from_the_console_then_run(
+    console: Console, tmp_path: Path
+) -> None:
+    logged = await console.client.post(
+        "/api/v1/requests",
+        json={"kind": "erasure", "identities": [{"kind": "email", "value": ALICE}],
+              "verified_evidence": "Passport seen at the desk"},
+    )  # fmt: skip
+    assert logged.status_code == 201, logged.text
+    request_id = logged.json()["id"]
+    assert f'action="/console/requests/{request_id}/dry-run"' in await console.page(request_id)
+
+    shown = await console.post(request_id, "dry-run")
+    assert shown.status_code == 200, shown.text
+    page = shown.text
+    assert "Nothing was changed" in page
+    assert "0 row(s) would be deleted, 2 masked and 0 kept as they are" in page
+    assert "a****@e******.c**" in page and "P****** e****" in page
+    for clear in (ALICE, "Alice Archer", "Prefers email", BOB):
+        assert clear not in page
+    assert console.steps(request_id) == []  # nothing planned, nothing run
+
+    download = await console.post(request_id, "dry-run.json")
+    assert download.status_code == 200, download.text
+    assert download.headers["content-disposition"].startswith("attachment; filename=")
+    listing = json.loads(download.text)
+    assert listing["totals"] == {"update": 2, "delete": 0, "keep": 0}
+    assert [e.target_id for e in console.entries("request.dry_run")] == [request_id] * 2
+
+    access = await console.log_access()
+    assert "/dry-run" not in await console.page(access)
+    refused = await console.post(access, "dry-run")
+    assert refused.status_code == 422 and "previews an erasure" in refused.text
+
+    # Then the erasure runs, and makes the changes listed.
+    assert (await console.post(request_id, "run")).status_code == 303
+    finished = (3, "finish", "done")
+    await eventually(lambda: finished in console.steps(request_id), "the finish step")
+    with sqlite3.connect(tmp_path / "crm.db") as crm:
+        assert crm.execute("SELECT email, name FROM contacts WHERE id = 1").fetchone() == (
+            None, None,
+        )  # fmt: skip
+        assert crm.execute("SELECT body FROM notes WHERE contact_id = 1").fetchone() == (None,)

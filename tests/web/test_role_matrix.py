@@ -60,6 +60,7 @@ PATH_PARAMETERS: dict[str, dict[str, str]] = {
     "/api/v1/requests/{request_id}/actions/assign": {"request_id": "no-such-request"},
     "/api/v1/requests/{request_id}/actions/note": {"request_id": "no-such-request"},
     "/api/v1/requests/{request_id}/run": {"request_id": "no-such-request"},
+    "/api/v1/requests/{request_id}/dry-run": {"request_id": "no-such-request"},
     "/api/v1/requests/{request_id}/steps": {"request_id": "no-such-request"},
     "/api/v1/requests/{request_id}/steps/{seq}/answer": {
         "request_id": "no-such-request",
@@ -72,6 +73,8 @@ PATH_PARAMETERS: dict[str, dict[str, str]] = {
     "/console/outbox/{name}": {"name": "0" * 32 + ".eml"},
     "/console/requests/{request_id}/{action}": {"request_id": "no-such-request", "action": "begin"},
     "/console/requests/{request_id}/run": {"request_id": "no-such-request"},
+    "/console/requests/{request_id}/dry-run": {"request_id": "no-such-request"},
+    "/console/requests/{request_id}/dry-run.json": {"request_id": "no-such-request"},
     "/console/requests/{request_id}/retry": {"request_id": "no-such-request"},
     "/console/requests/{request_id}/steps/{seq}/answer": {
         "request_id": "no-such-request",

@@ -39,6 +39,7 @@ from opendpo.web.pages import (
     privacy_centre_status,
     records,
     request_actions,
+    request_dry_run,
     request_execution,
     request_figures,
     request_new,
@@ -138,6 +139,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(request_new.router)  # before request_page: /requests/new
     app.include_router(request_page.router)
     app.include_router(request_execution.router)  # before request_actions: /run, /retry
+    app.include_router(request_dry_run.router)  # before request_actions: /dry-run
     app.include_router(request_actions.router)
     app.include_router(outbox.router)  # emails written to a folder when no server is set
     app.include_router(staff_admin.router)

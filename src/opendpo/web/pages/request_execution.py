@@ -68,7 +68,7 @@ class VersionForm(BaseModel):
     version: str = ""
 
 
-def _check_version(found: RightsRequest, sent: str) -> None:
+def check_version(found: RightsRequest, sent: str) -> None:
     if not sent.isdigit() or int(sent) != found.version:
         raise StaleForm()
 
@@ -86,7 +86,7 @@ def _corrections(text: str) -> dict[str, str]:
     return fixes
 
 
-def _refused(
+def refused(
     request: Request,
     state: WebState,
     session: Session,
@@ -137,7 +137,7 @@ def request_run(
 ) -> Response:
     found = get_request(session=session, key=request_id)
     try:
-        _check_version(found, form.version)
+        check_version(found, form.version)
         fixes = _corrections(form.corrections)
         ready = engine.start(
             session=session,
@@ -158,7 +158,7 @@ def request_run(
         session.commit()
     except (DomainError, StaleDataError, IntegrityError) as exc:
         values = {"run.corrections": form.corrections}
-        return _refused(request, state, session, auth, found, exc, "run", values)
+        return refused(request, state, session, auth, found, exc, "run", values)
     state.runner.hand_out([step.id for step in ready])
     return RedirectResponse(f"/console/requests/{found.id}#systems", status_code=303)
 
@@ -174,7 +174,7 @@ def request_retry(
 ) -> Response:
     found = get_request(session=session, key=request_id)
     try:
-        _check_version(found, form.version)
+        check_version(found, form.version)
         retried = engine.retry_failed(session=session, request=found, actor=auth.principal.actor)
         record_audit(
             session=session,
@@ -187,7 +187,7 @@ def request_retry(
         )
         session.commit()
     except (DomainError, StaleDataError) as exc:
-        return _refused(request, state, session, auth, found, exc, "retry", {})
+        return refused(request, state, session, auth, found, exc, "retry", {})
     _hand_out(state, session, found.id)
     return RedirectResponse(f"/console/requests/{found.id}#systems", status_code=303)
 
@@ -280,7 +280,7 @@ def step_answer(
     except (DomainError, StaleDataError) as exc:
         session.rollback()
         _remove(state, stored)
-        return _refused(request, state, session, auth, found, exc, action, values)
+        return refused(request, state, session, auth, found, exc, action, values)
     except BaseException:
         # Files stored for an answer that was never recorded would be orphans.
         session.rollback()

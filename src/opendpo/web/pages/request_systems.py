@@ -117,6 +117,11 @@ def systems_context(session: Session, request: Request, *, may_act: bool) -> dic
         "result_files": results,
         "executable": executable,
         "may_run": may_act and executable and not steps and status in STARTABLE,
+        # An erasure not yet run can be previewed first (request_dry_run).
+        "may_preview": may_act
+        and request.kind == RequestKind.ERASURE.value
+        and not steps
+        and status in STARTABLE,
         "may_retry": may_act
         and status not in CLOSED
         and any(s.status == StepStatus.FAILED.value for s in steps),
