@@ -34,7 +34,7 @@ from opendpo.settings import Settings
 
 pytestmark = pytest.mark.anyio
 
-FILE_LINK = re.compile(r'href="(/console/requests/[^/"]+/files/[^"]+)">([^<]+)</a>')
+FILE_LINK = re.compile(r'href="(/console/requests/[^/"]+/files/[^"]+)"[^>]*>([^<]+)</a>')
 
 
 async def _console(

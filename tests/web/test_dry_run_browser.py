@@ -1,0 +1,154 @@
+"""An erasure previewed in real Chromium: a DPO opens Jane Example's erasure request, previews
+it against the demo estate, reads each row's change with old values masked, downloads every
+row as JSON, then runs the erasure and downloads its report; nothing changed before it was
+run. (The console boosts links and forms with htmx: downloads must opt out, or the browser
+shows the file's bytes in the page instead of saving it.)"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, expect, sync_playwright
+from test_web_browser import (
+    CHROMIUM_ARGS,
+    STAFF_PASSWORD,
+    add_member,
+    prepare_store,
+    running,
+    server_settings,
+    sign_in,
+    store_engine,
+)
+
+from opendpo.demo.connecting import estate_connections
+from opendpo.demo.estate import build_estate, default_estate_urls
+from opendpo.execution.systems import save_connection
+from opendpo.policy.versions import current_version
+from opendpo.rights.intake import submit_request
+from opendpo.rights.letters import LetterContext
+from opendpo.security.audit import Actor, ActorKind
+from opendpo.security.keyring import load_keyring
+from opendpo.security.links import LinkSigner
+from opendpo.settings import Settings
+from opendpo.store.engine import make_session_factory
+
+pytestmark = pytest.mark.browser
+
+JANE = "jane@example.com"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Settings, Path]]:
+    """The company's policy, its systems connected to a demo estate of Jane alone, one DPO."""
+    folder = tmp_path_factory.mktemp("dry-run")
+    settings = server_settings(folder)
+    prepare_store(settings)
+    add_member(settings, "dpo")
+    urls = default_estate_urls(folder)
+    build_estate(urls, people=0, seed=7)
+    engine = store_engine(settings)
+    with make_session_factory(engine)() as session, session.begin():
+        version = current_version(session=session)
+        assert version is not None
+        connections, _ = estate_connections(policy=version.policy(), urls=urls)
+        for connection in connections:
+            save_connection(
+                session=session, key=connection.system, config=connection.config,
+                datasets=[], added_by="tests",
+            )  # fmt: skip
+    engine.dispose()
+    with running(settings) as url:
+        yield url, settings, folder
+
+
+@pytest.fixture(scope="module")
+def browser(chromium_executable: Path) -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(chromium_executable), args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+def logged_erasure(settings: Settings) -> str:
+    """Jane's erasure request, her email vouched for by staff; its id."""
+    engine = store_engine(settings)
+    with make_session_factory(engine)() as session:
+        version = current_version(session=session)
+        assert version is not None
+        policy = version.policy()
+        request, _ = submit_request(
+            session=session, keyring=load_keyring(settings), policy=policy, kind="erasure",
+            identities=[("email", JANE)], details={}, channel="api",
+            actor=Actor(ActorKind.STAFF, "dpo"),
+            context=LetterContext(
+                policy, LinkSigner(settings.secret_key.get_secret_value()), settings.base_url
+            ),
+            verified_evidence="Signed letter checked against the contract",
+        )  # fmt: skip
+        session.commit()
+        request_id = request.id
+    engine.dispose()
+    return request_id
+
+
+def test_an_erasure_is_previewed_downloaded_and_then_run(
+    server: tuple[str, Settings, Path], browser: Browser, tmp_path: Path
+) -> None:
+    url, settings, folder = server
+    request_id = logged_erasure(settings)
+    crm = folder / "estate" / "crm.db"
+    with sqlite3.connect(crm) as before:
+        contacts_before = before.execute("SELECT * FROM contacts ORDER BY id").fetchall()
+
+    context = browser.new_context(accept_downloads=True)
+    page = context.new_page()
+    sign_in(page, url, "dpo", STAFF_PASSWORD)
+    page.goto(f"{url}/console/requests/{request_id}")
+    page.get_by_role("button", name="Preview the erasure (dry run, nothing changed)").click()
+
+    expect(page.get_by_role("heading", name="Dry run of request")).to_be_visible()
+    expect(page.get_by_text("Nothing was changed")).to_be_visible()
+    totals = page.locator(".dry-run-totals").inner_text()
+    assert "would be deleted" in totals
+    tables = page.locator("table.dry-run-rows")
+    assert tables.count() >= 4  # a table per collection holding Jane's rows
+    body = page.content()
+    assert "Jane Example" not in body and "J*** E******" in body
+    with sqlite3.connect(crm) as after:
+        assert after.execute("SELECT * FROM contacts ORDER BY id").fetchall() == contacts_before
+
+    with page.expect_download() as caught:
+        page.get_by_role("button", name="Download every row as JSON").click()
+    saved = tmp_path / "dry-run.json"
+    caught.value.save_as(saved)
+    listing = json.loads(saved.read_text(encoding="utf-8"))
+    assert listing["request_id"] == request_id and listing["dry_run"] is True
+    deleted, masked, kept = (listing["totals"][k] for k in ("delete", "update", "keep"))
+    assert totals.startswith(f"{deleted} row(s) would be deleted, {masked} masked and {kept} kept")
+    assert "Jane Example" not in saved.read_text(encoding="utf-8")
+
+    page.get_by_role("button", name="Run the erasure now").click()
+    expect(page).to_have_url(re.compile(rf"/console/requests/{request_id}(#systems)?$"))
+    expect(page.locator("table.request-steps")).to_be_visible()
+    # The server's worker runs it; its report is a download like the listing.
+    report = page.get_by_role("link", name="Erasure report")
+    for _ in range(100):
+        if report.count():
+            break
+        page.wait_for_timeout(200)
+        page.reload()
+    with page.expect_download() as caught:
+        report.click()
+    saved = tmp_path / "erasure-report.json"
+    caught.value.save_as(saved)
+    assert json.loads(saved.read_text(encoding="utf-8"))["kind"] == "erasure"
+    with sqlite3.connect(crm) as after:
+        assert after.execute("SELECT * FROM contacts ORDER BY id").fetchall() != contacts_before
+    context.close()
