@@ -151,4 +151,12 @@ def test_an_erasure_is_previewed_downloaded_and_then_run(
     assert json.loads(saved.read_text(encoding="utf-8"))["kind"] == "erasure"
     with sqlite3.connect(crm) as after:
         assert after.execute("SELECT * FROM contacts ORDER BY id").fetchall() != contacts_before
+
+    # The audit log's CSV is a download too: the dry runs are on it.
+    page.goto(f"{url}/console/audit")
+    with page.expect_download() as caught:
+        page.get_by_role("link", name="Download these entries as CSV").click()
+    audited = tmp_path / "audit.csv"
+    caught.value.save_as(audited)
+    assert audited.read_text(encoding="utf-8").count("request.dry_run") == 2
     context.close()
