@@ -1,14 +1,17 @@
-"""An erasure previewed in real Chromium: a DPO opens Jane Example's erasure request, previews
-it against the demo estate, reads each row's change with old values masked, downloads every
-row as JSON, then runs the erasure and downloads its report; nothing changed before it was
-run. (The console boosts links and forms with htmx: downloads must opt out, or the browser
-shows the file's bytes in the page instead of saving it.)"""
+"""Requests worked from the console in real Chromium, against the demo estate of Jane Example.
+
+An erasure previewed: each row's change read with old values masked, every row downloaded as
+JSON, then the erasure run and its report and the audit log downloaded; nothing changed before
+it was run. An access request with a system worked by hand: the task answered with a file
+uploaded, then the file and the package downloaded. (The console boosts links and forms with
+htmx: downloads must opt out, or the browser shows the file's bytes in the page.)"""
 
 from __future__ import annotations
 
 import json
 import re
 import sqlite3
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,11 +43,13 @@ from opendpo.store.engine import make_session_factory
 pytestmark = pytest.mark.browser
 
 JANE = "jane@example.com"
+SEARCH = "Search the website's admin for the person's form submissions and attach them"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Settings, Path]]:
-    """The company's policy, its systems connected to a demo estate of Jane alone, one DPO."""
+    """The company's policy, its systems connected to a demo estate of Jane alone, one DPO
+    (a server of each test's own: a test may connect a system differently)."""
     folder = tmp_path_factory.mktemp("dry-run")
     settings = server_settings(folder)
     prepare_store(settings)
@@ -76,15 +81,15 @@ def browser(chromium_executable: Path) -> Iterator[Browser]:
         browser.close()
 
 
-def logged_erasure(settings: Settings) -> str:
-    """Jane's erasure request, her email vouched for by staff; its id."""
+def logged(settings: Settings, kind: str = "erasure") -> str:
+    """Jane's request of `kind`, her email vouched for by staff; its id."""
     engine = store_engine(settings)
     with make_session_factory(engine)() as session:
         version = current_version(session=session)
         assert version is not None
         policy = version.policy()
         request, _ = submit_request(
-            session=session, keyring=load_keyring(settings), policy=policy, kind="erasure",
+            session=session, keyring=load_keyring(settings), policy=policy, kind=kind,
             identities=[("email", JANE)], details={}, channel="api",
             actor=Actor(ActorKind.STAFF, "dpo"),
             context=LetterContext(
@@ -102,7 +107,7 @@ def test_an_erasure_is_previewed_downloaded_and_then_run(
     server: tuple[str, Settings, Path], browser: Browser, tmp_path: Path
 ) -> None:
     url, settings, folder = server
-    request_id = logged_erasure(settings)
+    request_id = logged(settings)
     crm = folder / "estate" / "crm.db"
     with sqlite3.connect(crm) as before:
         contacts_before = before.execute("SELECT * FROM contacts ORDER BY id").fetchall()
@@ -159,4 +164,57 @@ def test_an_erasure_is_previewed_downloaded_and_then_run(
     audited = tmp_path / "audit.csv"
     caught.value.save_as(audited)
     assert audited.read_text(encoding="utf-8").count("request.dry_run") == 2
+    context.close()
+
+
+def test_a_system_worked_by_hand_is_answered_with_an_attachment_then_packaged(
+    server: tuple[str, Settings, Path], browser: Browser, tmp_path: Path
+) -> None:
+    url, settings, _ = server
+    engine = store_engine(settings)
+    with make_session_factory(engine)() as session, session.begin():
+        save_connection(
+            session=session, key="website", config={"type": "manual", "instructions": SEARCH},
+            datasets=[], added_by="tests",
+        )  # fmt: skip
+    engine.dispose()
+    request_id = logged(settings, "access")
+    scan = tmp_path / "website export.csv"
+    scan.write_text("email,visits\njane@example.com,3\n", encoding="utf-8")
+
+    context = browser.new_context(accept_downloads=True)
+    page = context.new_page()
+    sign_in(page, url, "dpo", STAFF_PASSWORD)
+    page.goto(f"{url}/console/requests/{request_id}")
+    page.get_by_role("button", name="Run across systems").click()
+    answer = page.get_by_role("button", name="Record the answer")
+    for _ in range(100):  # the server's worker runs the reads, then waits on a person
+        if answer.count():
+            break
+        page.wait_for_timeout(200)
+        page.reload()
+    expect(page.get_by_text(SEARCH, exact=True)).to_be_visible()  # the task, above its form
+    page.get_by_label("What was done or found, or why it could not be done").fill(
+        "Exported her form submissions from the website's admin"
+    )
+    page.get_by_label(re.compile("^Attachments")).set_input_files(scan)
+    answer.click()
+
+    package = page.get_by_role("link", name=re.compile("^Access package"))
+    for _ in range(100):
+        if package.count():
+            break
+        page.wait_for_timeout(200)
+        page.reload()
+    with page.expect_download() as caught:
+        page.get_by_role("link", name="website export.csv").click()
+    attached = tmp_path / "attached.csv"
+    caught.value.save_as(attached)
+    assert attached.read_bytes() == scan.read_bytes()
+    with page.expect_download() as caught:
+        package.click()
+    zipped = tmp_path / "package.zip"
+    caught.value.save_as(zipped)
+    with zipfile.ZipFile(zipped) as archive:
+        assert "data.json" in archive.namelist()
     context.close()
