@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 from test_web_browser import (
     CHROMIUM_ARGS,
     STAFF_PASSWORD,
@@ -30,6 +31,7 @@ from test_web_browser import (
 
 from opendpo.demo.connecting import estate_connections
 from opendpo.demo.estate import build_estate, default_estate_urls
+from opendpo.execution.progress import request_steps
 from opendpo.execution.systems import save_connection
 from opendpo.policy.versions import current_version
 from opendpo.rights.intake import submit_request
@@ -103,6 +105,24 @@ def logged(settings: Settings, kind: str = "erasure") -> str:
     return request_id
 
 
+def until_shown(page: Page, wanted: Locator, settings: Settings, request_id: str) -> None:
+    """Reload the request's page until the server's worker has got as far as `wanted`; if it
+    never does, fail with where each step of the plan stands."""
+    deadline = time.monotonic() + 60
+    while not wanted.count():
+        if time.monotonic() > deadline:
+            engine = store_engine(settings)
+            with make_session_factory(engine)() as session:
+                steps = [
+                    f"{s.seq} {s.phase} {s.system} {s.status} tries={s.attempts} {s.error or ''}"
+                    for s in request_steps(session=session, request_id=request_id)
+                ]
+            engine.dispose()
+            pytest.fail(f"{wanted} never shown; the plan: {steps}")
+        page.wait_for_timeout(200)
+        page.reload()
+
+
 def test_an_erasure_is_previewed_downloaded_and_then_run(
     server: tuple[str, Settings, Path], browser: Browser, tmp_path: Path
 ) -> None:
@@ -144,11 +164,7 @@ def test_an_erasure_is_previewed_downloaded_and_then_run(
     expect(page.locator("table.request-steps")).to_be_visible()
     # The server's worker runs it; its report is a download like the listing.
     report = page.get_by_role("link", name="Erasure report")
-    for _ in range(100):
-        if report.count():
-            break
-        page.wait_for_timeout(200)
-        page.reload()
+    until_shown(page, report, settings, request_id)
     with page.expect_download() as caught:
         report.click()
     saved = tmp_path / "erasure-report.json"
@@ -188,11 +204,8 @@ def test_a_system_worked_by_hand_is_answered_with_an_attachment_then_packaged(
     page.goto(f"{url}/console/requests/{request_id}")
     page.get_by_role("button", name="Run across systems").click()
     answer = page.get_by_role("button", name="Record the answer")
-    for _ in range(100):  # the server's worker runs the reads, then waits on a person
-        if answer.count():
-            break
-        page.wait_for_timeout(200)
-        page.reload()
+    # The server's worker runs the reads, then waits on a person.
+    until_shown(page, answer, settings, request_id)
     expect(page.get_by_text(SEARCH, exact=True)).to_be_visible()  # the task, above its form
     page.get_by_label("What was done or found, or why it could not be done").fill(
         "Exported her form submissions from the website's admin"
@@ -201,11 +214,7 @@ def test_a_system_worked_by_hand_is_answered_with_an_attachment_then_packaged(
     answer.click()
 
     package = page.get_by_role("link", name=re.compile("^Access package"))
-    for _ in range(100):
-        if package.count():
-            break
-        page.wait_for_timeout(200)
-        page.reload()
+    until_shown(page, package, settings, request_id)
     with page.expect_download() as caught:
         page.get_by_role("link", name="website export.csv").click()
     attached = tmp_path / "attached.csv"

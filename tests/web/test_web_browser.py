@@ -48,9 +48,13 @@ STAFF_PASSWORD = "a passphrase for the browser tests"
 
 
 def server_settings(folder: Path) -> Settings:
-    """Settings for a server of its own: a SQLite store in `folder` and fresh keys."""
+    """Settings for a server of its own: a SQLite store, task queue and outbox in `folder`, and
+    fresh keys. (Servers sharing the default queue file, as the xdist workers' servers once
+    did, take each other's messages: a step then waits out its lease before a sweep.)"""
     return Settings(
         database_url=f"sqlite:///{folder / 'opendpo.db'}",
+        task_queue_path=folder / "tasks.db",
+        outbox_path=folder / "outbox",
         secret_key=SECRET,  # type: ignore[arg-type]
         encryption_keys=f"b1:{new_key()}",  # type: ignore[arg-type]
         mac_key=new_key(),  # type: ignore[arg-type]
