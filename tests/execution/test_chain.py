@@ -100,7 +100,8 @@ def test_steps_that_can_run_side_by_side_are_handed_out_at_once(
     request_id, ready = plan_verified(runtime, "erasure", [("email", ALICE)])
     handed: list[tuple[list[int], str]] = []
 
-    def hand_out(step_ids: list[int]) -> None:
+    def hand_out(of_request: str, step_ids: list[int]) -> None:
+        assert of_request == request_id
         with runtime.session_factory() as session:
             status = session.get_one(Request, request_id).status
             seqs = [session.get_one(RequestStep, i).seq for i in step_ids]

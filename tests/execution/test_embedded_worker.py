@@ -3,6 +3,7 @@ serve` runs it. A step whose queue message was lost is found by the sweep and st
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,8 @@ from five_systems import ALICE, seed_shop, write_policy
 from running import apply, plan_verified
 from sqlalchemy import create_engine, text
 
+from opendpo.execution import engine
+from opendpo.execution.records import RequestStep
 from opendpo.execution.runtime import Runtime
 from opendpo.rights.records import Request
 from opendpo.tasks.queue import StepQueue, make_huey
@@ -63,7 +66,7 @@ def test_the_embedded_worker_runs_a_request_to_the_end(
     worker.start()
     try:
         request_id, ready = plan_erasure(runtime)
-        queue.hand_out(ready)
+        queue.hand_out(request_id, ready)
         wait_until_completed(runtime, request_id)
     finally:
         worker.stop()
@@ -80,4 +83,23 @@ def test_a_step_whose_message_was_lost_is_found_by_the_sweep(
         wait_until_completed(runtime, request_id)
     finally:
         worker.stop()
+    assert customers(shop) == [(1, None), (2, "Bob Baker")]
+
+
+def test_a_message_meant_for_another_installation_is_not_run_and_is_reported(
+    runtime: Runtime, shop: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Two installations working one queue by mistake: the other's step 1 is not ours.
+    request_id, ready = plan_erasure(runtime)
+    with caplog.at_level(logging.WARNING, logger="opendpo.execution"):
+        assert engine.run_step(runtime, ready[0], request_id="another-installation") == []
+    with runtime.session_factory() as session:
+        step = session.get_one(RequestStep, ready[0])
+        assert (step.status, step.attempts) == ("pending", 0)
+    assert "another installation is working the same task queue" in caplog.text
+    # Its own message runs it, and says nothing of the sort.
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="opendpo.execution"):
+        engine.run_step(runtime, ready[0], request_id=request_id)
+    assert "another installation" not in caplog.text
     assert customers(shop) == [(1, None), (2, "Bob Baker")]

@@ -58,6 +58,14 @@ def plan(engine: Engine, factory: sessionmaker[Session]) -> dict[int, int]:
     return {s.seq: s.id for s in steps}
 
 
+def ids(session: Session, now: dt.datetime) -> list[int]:
+    """The steps the sweep would hand out, each checked to be handed out with its request."""
+    found = claimable_ids(session=session, now=now)
+    for request_id, step_id in found:
+        assert session.get_one(RequestStep, step_id).request_id == request_id
+    return [step_id for _, step_id in found]
+
+
 def status(factory: sessionmaker[Session], step_id: int) -> tuple[str, str | None, int]:
     with factory() as session:
         step = session.get_one(RequestStep, step_id)
@@ -79,6 +87,19 @@ def test_of_two_claims_only_the_first_wins(
     assert status(factory, plan[1]) == ("running", "a", 1)
 
 
+def test_a_step_is_claimed_only_for_its_own_request(
+    factory: sessionmaker[Session], plan: dict[int, int]
+) -> None:
+    with factory() as session:
+        step = session.get_one(RequestStep, plan[1])
+        mine, other = step.request_id, "a request of another installation"
+        args = {"session": session, "step_id": plan[1], "lease": LEASE, "now": NOW}
+        assert claim(owner="a", request_id=other, **args) is None
+        assert status(factory, plan[1]) == ("pending", None, 0)
+        assert claim(owner="b", request_id=mine, **args) is not None
+    assert status(factory, plan[1]) == ("running", "b", 1)
+
+
 def test_an_expired_lease_is_taken_over_and_the_old_owner_cannot_renew(
     factory: sessionmaker[Session], plan: dict[int, int]
 ) -> None:
@@ -98,18 +119,18 @@ def test_the_sweep_hands_out_only_steps_whose_dependencies_finished(
     factory: sessionmaker[Session], plan: dict[int, int]
 ) -> None:
     with factory() as session:
-        assert claimable_ids(session=session, now=NOW) == [plan[1]]
+        assert ids(session, NOW) == [plan[1]]
     finish(factory, plan[1])
     with factory() as session:
-        assert claimable_ids(session=session, now=NOW) == [plan[2]]
+        assert ids(session, NOW) == [plan[2]]
         # Handed out: not again until that lease runs out.
         mark_handed_out(session=session, step_ids=[plan[2]], until=NOW + LEASE)
         session.commit()
-        assert claimable_ids(session=session, now=NOW) == []
-        assert claimable_ids(session=session, now=NOW + 2 * LEASE) == [plan[2]]
+        assert ids(session, NOW) == []
+        assert ids(session, NOW + 2 * LEASE) == [plan[2]]
     finish(factory, plan[2])
     with factory() as session:
-        assert claimable_ids(session=session, now=NOW + 2 * LEASE) == [plan[3]]
+        assert ids(session, NOW + 2 * LEASE) == [plan[3]]
 
 
 def test_a_step_claimed_before_its_dependencies_is_released_untouched(

@@ -146,7 +146,7 @@ def wait_for(what: str, check: Callable[[], T | None], workers: Workers, seconds
 def submit_erasure(runtime: Runtime, settings: Settings) -> str:
     request_id, ready_ids = plan_verified(runtime, "erasure", [("email", ALICE)])
     queue = StepQueue(make_huey(settings), lambda: runtime)
-    queue.hand_out(ready_ids)
+    queue.hand_out(request_id, ready_ids)
     return request_id
 
 

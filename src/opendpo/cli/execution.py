@@ -184,7 +184,7 @@ def submit_command(
     elif wait:
         _drive(runtime, request_id, output)
     else:
-        StepQueue(make_huey(state.settings()), lambda: runtime).hand_out(ready_ids)
+        StepQueue(make_huey(state.settings()), lambda: runtime).hand_out(request_id, ready_ids)
         click.echo(
             "queued: `opendpo worker` (or `opendpo serve`) runs it; "
             f"`opendpo requests steps {reference}` shows progress"

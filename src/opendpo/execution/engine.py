@@ -35,6 +35,7 @@ from opendpo.execution.steps import (
     dependencies_finished,
     ready_steps,
     release,
+    request_of,
 )
 from opendpo.execution.systems import bindings
 from opendpo.rights import workflow
@@ -117,13 +118,15 @@ def run_step(
     runtime: Runtime,
     step_id: int,
     *,
-    hand_out: Callable[[list[int]], None] | None = None,
+    hand_out: Callable[[str, list[int]], None] | None = None,
     on_step: OnStep | None = None,
+    request_id: str | None = None,
 ) -> list[int]:
     """Run one step if it can be claimed, then (see execution.chain) each step after it that it
-    made ready first. The ready steps left for others go to `hand_out` as soon as they are
-    known (a queue's workers take them in parallel), or are returned at the end. `on_step`
-    is told of each step of the chain as it starts and once its outcome is committed."""
+    made ready first. The ready steps left for others go to `hand_out` (with their request's
+    id) as soon as they are known (a queue's workers take them in parallel), or are returned
+    at the end. `on_step` is told of each step of the chain as it starts and once its outcome
+    is committed. `request_id`, from a queue's message, is checked against the step's."""
     # One connection for the whole chain: each checkout costs a ping and a reset.
     with (
         runtime.engine.connect() as connection,
@@ -131,9 +134,12 @@ def run_step(
     ):
         now = dt.datetime.now(dt.UTC)
         step = claim(
-            session=session, step_id=step_id, owner=runtime.owner, lease=runtime.lease, now=now
-        )
+            session=session, step_id=step_id, owner=runtime.owner, lease=runtime.lease, now=now,
+            request_id=request_id,
+        )  # fmt: skip
         if step is None:
+            if request_id is not None:
+                _check_ours(session, step_id, request_id)
             return []
         if not dependencies_finished(session=session, step=step):
             # A stray message or sweep: the step is handed out again once it is ready.
@@ -160,7 +166,7 @@ def run_step(
                 on_step(running)
             others = [i for i in ready if i not in left and (taken is None or i != taken.id)]
             if hand_out is not None and others:
-                hand_out(others)
+                hand_out(request.id, others)
             left.update(dict.fromkeys(others))
             if taken is not None:
                 left.pop(taken.id, None)  # left earlier, taken on by the chain since
@@ -206,6 +212,21 @@ def _run_claimed(
     if taken is None:
         _await_if_waiting(session, request.id, steps, ready)
     return ready, taken
+
+
+def _check_ours(session: Session, step_id: int, request_id: str) -> None:
+    """A message for a step this store does not hold came from another installation sharing
+    the queue. Its own workers' sweep hands the step out again once the lease the message
+    carried runs out, so nothing is lost, but every such step waits that long: say so."""
+    held = request_of(session=session, step_id=step_id)
+    if held != request_id:
+        logger.warning(
+            "the queue handed this worker step %s of request %s, which this store does not "
+            "hold: another installation is working the same task queue. Give each its own "
+            "OPENDPO_TASK_QUEUE_NAME (Redis) or OPENDPO_TASK_QUEUE_PATH (embedded)",
+            step_id,
+            request_id,
+        )
 
 
 def _failed(

@@ -149,15 +149,23 @@ def claimable(now: dt.datetime | ColumnElement[dt.datetime]) -> ColumnElement[bo
 
 
 def claim(
-    *, session: Session, step_id: int, owner: str, lease: dt.timedelta, now: dt.datetime
+    *,
+    session: Session,
+    step_id: int,
+    owner: str,
+    lease: dt.timedelta,
+    now: dt.datetime,
+    request_id: str | None = None,
 ) -> RequestStep | None:
-    """Take the step if it is due and nobody holds it (or their lease ran out); else None.
+    """Take the step if it is due and nobody holds it (or their lease ran out), and, given
+    `request_id`, if it is that request's; else None.
 
     Commits, so the claim is visible to every other worker before the work starts.
     """
+    ours = () if request_id is None else (RequestStep.request_id == request_id,)
     taking = (
         update(RequestStep)
-        .where(RequestStep.id == step_id, claimable(now))
+        .where(RequestStep.id == step_id, claimable(now), *ours)
         .values(
             status=StepStatus.RUNNING,
             lease_owner=owner,
@@ -212,8 +220,9 @@ def ready_steps(steps: Sequence[AnyStep]) -> list[AnyStep]:
     ]
 
 
-def claimable_ids(*, session: Session, now: dt.datetime, limit: int = 500) -> list[int]:
-    """Steps the recovery sweep should hand out: due and unheld, or held past their lease.
+def claimable_ids(*, session: Session, now: dt.datetime, limit: int = 500) -> list[tuple[str, int]]:
+    """Steps the recovery sweep should hand out, as (request id, step id): due and unheld, or
+    held past their lease.
 
     A pending step that was handed to the queue carries a lease too (`lease_expires_at`):
     it is not handed out again until that runs out, so the queue does not fill with copies.
@@ -250,8 +259,15 @@ def claimable_ids(*, session: Session, now: dt.datetime, limit: int = 500) -> li
             )
         }
     return [
-        c.id for c in candidates if all((c.request_id, seq) in finished for seq in c.depends_on)
+        (c.request_id, c.id)
+        for c in candidates
+        if all((c.request_id, seq) in finished for seq in c.depends_on)
     ]
+
+
+def request_of(*, session: Session, step_id: int) -> str | None:
+    """The request the step belongs to; None when this store has no such step."""
+    return session.scalar(select(RequestStep.request_id).where(RequestStep.id == step_id))
 
 
 def dependencies_finished(*, session: Session, step: RequestStep) -> bool:

@@ -55,8 +55,9 @@ class StepQueue:
                 self._runtime = self._runtime_factory()
             return self._runtime
 
-    def hand_out(self, step_ids: Sequence[int]) -> None:
-        """Queue the steps; call after the transaction that made them ready has committed."""
+    def hand_out(self, request_id: str, step_ids: Sequence[int]) -> None:
+        """Queue the request's steps; call after the transaction that made them ready has
+        committed."""
         if not step_ids:
             return
         runtime = self.runtime
@@ -65,19 +66,26 @@ class StepQueue:
             mark_handed_out(session=session, step_ids=step_ids, until=until)
             session.commit()
         for step_id in step_ids:
-            self._task(step_id)
+            # The request's id lets a worker tell a message meant for another installation
+            # (one sharing the queue by mistake) from a step of its own.
+            self._task(step_id, request_id)
 
-    def _run(self, step_id: int) -> None:
+    def _run(self, step_id: int, request_id: str | None = None) -> None:
         # The step runs on into what it made ready (execution.chain), with no round trip
         # through the queue; the rest is handed out at once, for other workers in parallel.
-        engine.run_step(self.runtime, step_id, hand_out=self.hand_out)
+        # (Messages queued before they carried a request id still run.)
+        engine.run_step(self.runtime, step_id, hand_out=self.hand_out, request_id=request_id)
 
     def sweep(self) -> int:
         """Hand out every step that is due but unheld, or held past its lease."""
         runtime = self.runtime
         with runtime.session_factory() as session:
             found = claimable_ids(session=session, now=dt.datetime.now(dt.UTC))
-        self.hand_out(found)
+        by_request: dict[str, list[int]] = {}
+        for request_id, step_id in found:
+            by_request.setdefault(request_id, []).append(step_id)
+        for request_id, step_ids in by_request.items():
+            self.hand_out(request_id, step_ids)
         return len(found)
 
     def close(self) -> None:

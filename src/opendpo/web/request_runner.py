@@ -66,8 +66,8 @@ class RequestRunner:
             queue.close()
             queue.huey.storage.close()
 
-    def hand_out(self, step_ids: Sequence[int]) -> None:
-        """Queue steps made ready by a committed change.
+    def hand_out(self, request_id: str, step_ids: Sequence[int]) -> None:
+        """Queue the request's steps made ready by a committed change.
 
         A queue that cannot be reached loses nothing: the steps are in the store, and every
         worker's sweep hands out due steps that nobody holds. So the change a person made
@@ -76,6 +76,6 @@ class RequestRunner:
         if not step_ids or self._queue is None:
             return
         try:
-            self._queue.hand_out(step_ids)
+            self._queue.hand_out(request_id, step_ids)
         except Exception:
             logger.exception("could not queue steps %s; the workers' sweep will", list(step_ids))

@@ -45,7 +45,7 @@ def _steps(session: Session, request: Request) -> shapes.RequestSteps:
 
 
 def _after_commit(state: WebState, session: Session, request: Request) -> shapes.RequestSteps:
-    state.runner.hand_out(ready_step_ids(session=session, request_id=request.id))
+    state.runner.hand_out(request.id, ready_step_ids(session=session, request_id=request.id))
     return _steps(session, request)
 
 

@@ -123,7 +123,7 @@ def refused(
 
 
 def _hand_out(state: WebState, session: Session, request_id: str) -> None:
-    state.runner.hand_out(ready_step_ids(session=session, request_id=request_id))
+    state.runner.hand_out(request_id, ready_step_ids(session=session, request_id=request_id))
 
 
 @router.post("/requests/{request_id}/run", name="console_request_run")
@@ -159,7 +159,7 @@ def request_run(
     except (DomainError, StaleDataError, IntegrityError) as exc:
         values = {"run.corrections": form.corrections}
         return refused(request, state, session, auth, found, exc, "run", values)
-    state.runner.hand_out([step.id for step in ready])
+    state.runner.hand_out(found.id, [step.id for step in ready])
     return RedirectResponse(f"/console/requests/{found.id}#systems", status_code=303)
 
 
