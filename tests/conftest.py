@@ -99,13 +99,35 @@ def session(engine: Engine) -> Iterator[Session]:
         yield session
 
 
+@pytest.fixture(scope="session", autouse=True)
+def files_kept_out_of_the_checkout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Email and the task queue default to ./var: point them elsewhere for any Settings a
+    test builds, so no test writes into the checkout, nor shares a queue with a server
+    another test started (its worker would take that server's messages)."""
+    folder = tmp_path_factory.mktemp("var")
+    values = {
+        "OPENDPO_OUTBOX_PATH": str(folder / "outbox"),
+        "OPENDPO_TASK_QUEUE_PATH": str(folder / "tasks.db"),
+    }
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    yield
+    for name, value in before.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 @pytest.fixture
-def settings(database_url: str) -> Settings:
+def settings(database_url: str, tmp_path: Path) -> Settings:
     return Settings(
         database_url=database_url,
         secret_key=TEST_SECRET,  # type: ignore[arg-type]
         encryption_keys=TEST_ENCRYPTION_KEYS,  # type: ignore[arg-type]
         mac_key=TEST_MAC_KEY,  # type: ignore[arg-type]
+        outbox_path=tmp_path / "outbox",
+        task_queue_path=tmp_path / "tasks.db",
     )
 
 
@@ -123,6 +145,8 @@ def run(settings: Settings) -> Callable[..., Result]:
             "OPENDPO_SECRET_KEY": settings.secret_key.get_secret_value(),
             "OPENDPO_ENCRYPTION_KEYS": TEST_ENCRYPTION_KEYS,
             "OPENDPO_MAC_KEY": TEST_MAC_KEY,
+            "OPENDPO_OUTBOX_PATH": str(settings.outbox_path),
+            "OPENDPO_TASK_QUEUE_PATH": str(settings.task_queue_path),
             # Whatever the developer's shell says, tests run outside demo mode.
             "OPENDPO_DEMO": None,
         }
