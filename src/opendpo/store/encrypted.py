@@ -155,7 +155,7 @@ class EncryptedJSON(TypeDecorator[Any]):
         if value is None:
             return None
         keyring = keyring_of(dialect, needed_key=key_id_of(value))
-        return json.loads(keyring.decrypt(value, context=self.context))
+        return json_text.loads(keyring.decrypt(value, context=self.context))
 
 
 class EncryptedBytes(TypeDecorator[bytes]):
