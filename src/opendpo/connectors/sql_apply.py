@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import (
     Connection,
@@ -31,17 +31,14 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.sql import sqltypes
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
-from opendpo.connectors.base import Change, ChangeAction, CollectionSpec, ConnectorError
+from opendpo.connectors.base import Change, ChangeAction, ConnectorError
+from opendpo.connectors.sql_prepare import Prepared, Preparer, Shape
 from opendpo.connectors.sql_types import (
-    UNFIT,
     among,
     comparable,
     decode_json,
     encode_json,
-    fit,
-    is_json,
     set_path,
-    storable,
     values_per_statement,
 )
 
@@ -51,100 +48,7 @@ _READ_CHUNK = 500
 SET_KEYS = 5_000
 
 
-# A tuple, not a frozen dataclass: one is made per row changed, and compared with the next.
-class _Shape(NamedTuple):
-    collection: str
-    action: ChangeAction
-    keys: tuple[str, ...]  # key columns compared with a value
-    null_keys: tuple[str, ...]  # key columns that must be NULL
-    flat: tuple[str, ...]  # columns set to a value
-    documents: tuple[str, ...]  # JSON columns with values set inside (or replaced whole)
-
-
-@dataclass(slots=True)
-class _Prepared:
-    shape: _Shape
-    key: tuple[Any, ...]  # values of shape.keys, as the columns hold them
-    flat: tuple[Any, ...]  # values of shape.flat
-    paths: dict[str, list[tuple[tuple[str, ...], Any]]] = field(default_factory=dict)
-
-
-def _documents(collection: CollectionSpec, table: Table) -> set[str]:
-    """Columns whose values are JSON documents: typed JSON, or parents of nested fields."""
-    found = {name for name in collection.top_level if is_json(table.c[name].type)}
-    found |= {f.path.split(".", 1)[0] for f in collection.fields if "." in f.path}
-    return found
-
-
-def _prepare(
-    system: str, change: Change, table: Table, dialect: str, documents: set[str]
-) -> _Prepared | None:
-    """The change with values fitted to columns, or None when its row cannot exist;
-    `documents`: the table's JSON columns (`_documents`)."""
-    collection = change.collection
-    keys: list[str] = []
-    null_keys: list[str] = []
-    key_values: list[Any] = []
-    for name, value in change.key.items():
-        # A JSON value cannot be compared portably (PostgreSQL's json has no equality); the
-        # other fields still name the row.
-        if "." in name or name in documents or isinstance(value, dict | list):
-            continue
-        column = _column(system, table, collection, name)
-        if value is None:
-            null_keys.append(name)
-            continue
-        fitted = fit(value, column.type, dialect=dialect)
-        if fitted is UNFIT:
-            return None
-        keys.append(name)
-        key_values.append(fitted)
-    if not keys and not null_keys:
-        raise ConnectorError(
-            system,
-            f"a change to '{collection.key}' names its row by no column that can be compared",
-            retryable=False,
-        )
-    flat: dict[str, Any] = {}
-    paths: dict[str, list[tuple[tuple[str, ...], Any]]] = {}
-    if change.action is ChangeAction.UPDATE:
-        for path, value in change.values.items():
-            parts = tuple(path.split("."))
-            column = _column(system, table, collection, parts[0])
-            if parts[0] in documents:
-                paths.setdefault(parts[0], []).append((parts[1:], value))
-                continue
-            stored = storable(value, column.type, dialect=dialect)
-            if stored is UNFIT:
-                raise ConnectorError(
-                    system,
-                    f"'{collection.key}.{path}': the new value cannot be stored in a "
-                    f"{column.type} column",
-                    retryable=False,
-                )
-            flat[parts[0]] = stored
-    shape = _Shape(
-        collection=collection.key,
-        action=change.action,
-        keys=tuple(keys),
-        null_keys=tuple(null_keys),
-        flat=tuple(flat),
-        documents=tuple(paths),
-    )
-    return _Prepared(shape, tuple(key_values), tuple(flat.values()), paths)
-
-
-def _column(system: str, table: Table, collection: CollectionSpec, name: str) -> ColumnElement[Any]:
-    if name not in table.c:
-        raise ConnectorError(
-            system,
-            f"collection '{collection.name}': table '{table.name}' has no column '{name}'",
-            retryable=False,
-        )
-    return table.c[name]
-
-
-def _where(table: Table, shape: _Shape) -> list[ColumnElement[bool]]:
+def _where(table: Table, shape: Shape) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = [
         comparable(table.c[name]) == bindparam(f"opendpo_key_{i}")
         for i, name in enumerate(shape.keys)
@@ -153,7 +57,7 @@ def _where(table: Table, shape: _Shape) -> list[ColumnElement[bool]]:
     return conditions
 
 
-def _key_params(prepared: _Prepared) -> dict[str, Any]:
+def _key_params(prepared: Prepared) -> dict[str, Any]:
     return {f"opendpo_key_{i}": value for i, value in enumerate(prepared.key)}
 
 
@@ -164,7 +68,7 @@ def _differs(column: ColumnElement[Any], value: BindParameter[Any], dialect: str
     return column.is_distinct_from(value)
 
 
-def _by_set(shape: _Shape) -> bool:
+def _by_set(shape: Shape) -> bool:
     """Whether rows of this shape can be named as a set: by one key column's values."""
     return len(shape.keys) == 1
 
@@ -172,9 +76,9 @@ def _by_set(shape: _Shape) -> bool:
 def _in_set(
     connection: Connection,
     table: Table,
-    shape: _Shape,
+    shape: Shape,
     statement: Any,
-    run: Sequence[_Prepared],
+    run: Sequence[Prepared],
     given: Mapping[str, Any] | None = None,
 ) -> int:
     """`statement` (its WHERE still to come, `given` its other parameters) run for the run's
@@ -195,7 +99,7 @@ def _in_set(
     )
 
 
-def _delete(connection: Connection, table: Table, run: Sequence[_Prepared]) -> int:
+def _delete(connection: Connection, table: Table, run: Sequence[Prepared]) -> int:
     shape = run[0].shape
     if _by_set(shape):
         return _in_set(connection, table, shape, delete(table), run)
@@ -203,7 +107,7 @@ def _delete(connection: Connection, table: Table, run: Sequence[_Prepared]) -> i
     return connection.execute(statement, [_key_params(p) for p in run]).rowcount
 
 
-def _update_flat(connection: Connection, table: Table, run: Sequence[_Prepared]) -> int:
+def _update_flat(connection: Connection, table: Table, run: Sequence[Prepared]) -> int:
     shape = run[0].shape
     dialect = connection.dialect.name
     values: dict[str, BindParameter[Any]] = {
@@ -215,7 +119,7 @@ def _update_flat(connection: Connection, table: Table, run: Sequence[_Prepared])
         .values({table.c[name]: param for name, param in values.items()})
     )
     count = 0
-    singles: list[_Prepared] = []
+    singles: list[Prepared] = []
     # Rows set to the same values (nulls, a fixed string) go as sets; the others (hashes,
     # random strings) one parameter set each, in one executemany.
     for flat, same in _alike(run).items():
@@ -235,9 +139,9 @@ def _update_flat(connection: Connection, table: Table, run: Sequence[_Prepared])
     return count
 
 
-def _alike(run: Sequence[_Prepared]) -> dict[tuple[Any, ...], list[_Prepared]]:
+def _alike(run: Sequence[Prepared]) -> dict[tuple[Any, ...], list[Prepared]]:
     """The run's changes by the values they set (each alone where a value cannot be hashed)."""
-    groups: dict[tuple[Any, ...], list[_Prepared]] = {}
+    groups: dict[tuple[Any, ...], list[Prepared]] = {}
     for number, prepared in enumerate(run):
         try:
             groups.setdefault(prepared.flat, []).append(prepared)
@@ -252,7 +156,7 @@ class _Unique:
 
 
 def _current(
-    connection: Connection, table: Table, run: Sequence[_Prepared]
+    connection: Connection, table: Table, run: Sequence[Prepared]
 ) -> dict[tuple[Any, ...], Sequence[Any]]:
     """The rows the run names, keyed by their key values, locked until the transaction ends."""
     shape = run[0].shape
@@ -285,7 +189,7 @@ def _current(
     return found
 
 
-def _update_documents(connection: Connection, table: Table, run: Sequence[_Prepared]) -> int:
+def _update_documents(connection: Connection, table: Table, run: Sequence[Prepared]) -> int:
     shape = run[0].shape
     current = _current(connection, table, run)
     parameters = []
@@ -352,26 +256,12 @@ def apply_changes(
     tables: Mapping[str, Table],
 ) -> dict[str, int]:
     """Rows changed per collection key; the caller commits, or rolls back on any error."""
-    dialect = connection.dialect.name
     changed = {change.collection.key: 0 for change in changes}
-    # Worked out once per collection: a batch holds thousands of changes to each.
-    documents = {
-        change.collection.key: _documents(change.collection, tables[change.collection.name])
-        for change in {c.collection.key: c for c in changes}.values()
-    }
+    preparer = Preparer(system, connection.dialect.name, tables)
     prepared = [
-        (p, table)
+        (p, tables[change.collection.name])
         for change in changes
-        if (
-            p := _prepare(
-                system,
-                change,
-                table := tables[change.collection.name],
-                dialect,
-                documents[change.collection.key],
-            )
-        )
-        is not None
+        if (p := preparer.prepare(change)) is not None
     ]
     # Only consecutive changes are grouped: the engine's order (children first) is kept.
     for shape, group in itertools.groupby(prepared, key=lambda item: item[0].shape):
