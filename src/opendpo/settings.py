@@ -159,9 +159,10 @@ class Settings(BaseSettings):
 
     task_queue_url: str | None = Field(
         default=None,
-        description="Where request steps are queued. Unset: embedded (a SQLite file beside the "
-        "store, worked by threads inside `opendpo serve`); redis://host:port/db: distributed, "
-        "worked by any number of `opendpo worker` processes on any machines.",
+        description="Where request steps are queued. Unset: embedded (the SQLite file "
+        "OPENDPO_TASK_QUEUE_PATH, worked by threads inside `opendpo serve`); "
+        "redis://host:port/db: distributed, worked by any number of `opendpo worker` "
+        "processes on any machines.",
     )
     task_queue_name: str = Field(
         default="opendpo",
