@@ -12,7 +12,7 @@ applied and the three systems connected (`opendpo systems add`, kept encrypted).
 
 Measured for `--people` customers picked at random (the same on every run):
 - access: the request planned and driven to the end in this process (`execution.start`,
-  `execution.drive`: find steps across the nine tables, the package zipped, encrypted and
+  `driving.drive`: find steps across the nine tables, the package zipped, encrypted and
   stored, the report and the letter), next to the floor (`requests_floor.access`: the same
   rows read with the same predicates on one pooled connection);
 - erasure: the same for an erasure request (find, mask, apply, suppression, report), next to
@@ -57,6 +57,7 @@ from rich.table import Table
 from sqlalchemy import create_engine, event, func, select, text
 from sqlalchemy.engine import make_url
 
+from opendpo.execution import driving
 from opendpo.execution import engine as execution
 from opendpo.execution.records import StoredFile
 from opendpo.execution.runtime import Runtime, make_runtime
@@ -141,7 +142,7 @@ def run_request(runtime: Runtime, kind: str, email: str) -> tuple[float, float, 
         request = session.get_one(type(request), request_id)
         execution.start(session=session, runtime=runtime, request=request, actor=STAFF)
         session.commit()
-    steps = execution.drive(runtime, request_id)
+    steps = driving.drive(runtime, request_id)
     seconds = time.perf_counter() - started
     # Telling recipients of an erasure (Art 19) is left to staff: not the engine's work.
     told = [s for s in steps if s.phase == "notify" and s.status == "waiting"]

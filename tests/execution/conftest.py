@@ -21,7 +21,7 @@ from http_crm_server import CrmServer
 from running import Run, apply, plan_verified
 from sqlalchemy import Engine
 
-from opendpo.execution import engine as execution
+from opendpo.execution import driving
 from opendpo.execution.records import RequestStep
 from opendpo.execution.runtime import Runtime, make_runtime
 from opendpo.rights.records import Request
@@ -54,7 +54,7 @@ def run_request(runtime: Runtime) -> Run:
         request_id, _ = plan_verified(
             runtime, kind, list(identities), details=details, inputs=inputs
         )
-        steps = execution.drive(runtime, request_id)
+        steps = driving.drive(runtime, request_id)
         with runtime.session_factory() as session:
             return session.get_one(Request, request_id), steps
 

@@ -19,6 +19,7 @@ from running import STAFF
 from sqlalchemy import create_engine, select, text
 
 from opendpo.connectors.base import ChangeAction
+from opendpo.execution import driving
 from opendpo.execution import engine as execution
 from opendpo.execution.dry_run import (
     DryRun,
@@ -186,7 +187,7 @@ def test_the_dry_run_lists_exactly_what_the_erasure_then_changes(
         request = session.get_one(Request, request_id)
         execution.start(session=session, runtime=runtime, request=request, actor=STAFF)
         session.commit()
-    steps = execution.drive(runtime, request_id)
+    steps = driving.drive(runtime, request_id)
     assert all(s.status == "done" for s in steps if s.phase in ("find", "erase"))
     erase = {s.dataset: s.summary for s in steps if s.phase == "erase"}
     assert set(erase) == set(preview.changes)
@@ -248,7 +249,7 @@ def test_a_dry_run_leaves_the_request_runnable_and_says_so_on_its_timeline(
         request = session.get_one(Request, request_id)
         execution.start(session=session, runtime=runtime, request=request, actor=STAFF)
         session.commit()
-    steps = execution.drive(runtime, request_id)
+    steps = driving.drive(runtime, request_id)
     erased = [s for s in steps if s.phase == "erase"]
     assert erased and all(s.status == "done" for s in erased)
     assert sum(sum(s.summary["changed"].values()) for s in erased) == (

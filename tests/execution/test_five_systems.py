@@ -143,7 +143,7 @@ def test_erasure_leaves_every_system_in_the_exact_state_expected(
 def test_erasure_run_again_changes_nothing_twice(
     runtime: Runtime, estate: Estate, run_request: Run
 ) -> None:
-    from opendpo.execution import engine as execution
+    from opendpo.execution import driving
 
     request, _ = run_request("erasure", ("email", ALICE))
     before = estate.rows(estate.shop, "SELECT id, email, name FROM customers ORDER BY id")
@@ -159,7 +159,7 @@ def test_erasure_run_again_changes_nothing_twice(
         assert request_row is not None
         request_row.status = "in_progress"
         session.commit()
-    replayed = execution.drive(runtime, request.id)
+    replayed = driving.drive(runtime, request.id)
     changed = {s.dataset: s.summary["changed"] for s in replayed if s.phase == "erase"}
     assert all(sum(c.values()) == 0 for c in changed.values()), changed
     assert estate.rows(estate.shop, "SELECT id, email, name FROM customers ORDER BY id") == before

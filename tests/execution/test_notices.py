@@ -33,8 +33,7 @@ from running import STAFF, Run, apply
 from sqlalchemy import select
 
 from opendpo.connectors.manual import ManualConnection
-from opendpo.execution import engine as execution
-from opendpo.execution import person_steps
+from opendpo.execution import driving, person_steps
 from opendpo.execution.files import read_blocks
 from opendpo.execution.notices import changed_data, notices_of, overlaps, recipients_to_tell
 from opendpo.execution.records import RequestStep, StoredFile
@@ -197,7 +196,7 @@ def test_a_rectification_tells_exactly_the_recipients_that_received_the_correcte
             note="Mailhouse corrected the list",
         )
         session.commit()
-    steps = execution.drive(runtime, request.id)
+    steps = driving.drive(runtime, request.id)
 
     with runtime.session_factory() as session:
         request = session.get_one(Request, request.id)

@@ -20,6 +20,7 @@ from package_servers import Answer, Endpoint, certificate, serving
 from running import STAFF, apply, package
 from sqlalchemy import select, update
 
+from opendpo.execution import driving
 from opendpo.execution import engine as execution
 from opendpo.execution.records import RequestStep
 from opendpo.execution.runtime import Runtime
@@ -68,7 +69,7 @@ def portability(
         )
         session.commit()
         request_id = request.id
-    steps = execution.drive(runtime, request_id, poll=poll)
+    steps = driving.drive(runtime, request_id, poll=poll)
     with runtime.session_factory() as session:
         return session.get_one(Request, request_id), steps
 

@@ -15,6 +15,7 @@ from http_crm_server import CrmServer
 from running import apply, plan_verified
 from sqlalchemy import select
 
+from opendpo.execution import driving
 from opendpo.execution import engine as execution
 from opendpo.execution.records import RequestStep
 from opendpo.execution.runtime import Runtime
@@ -74,7 +75,7 @@ def test_a_429_with_retry_after_puts_the_next_attempt_no_sooner(
     with runtime.session_factory() as session:
         session.get_one(RequestStep, step_id).next_attempt_at = dt.datetime.now(dt.UTC)
         session.commit()
-    steps = execution.drive(runtime, request_id)
+    steps = driving.drive(runtime, request_id)
     assert [s.status for s in steps] == [StepStatus.DONE, StepStatus.DONE]
     assert steps[0].summary["rows"]["crm_api.contacts"] == 3
     with runtime.session_factory() as session:

@@ -24,7 +24,7 @@ from opendpo.cli.operator import cli_actor, domain_errors, record
 from opendpo.cli.requests import TARGET, requests_group
 from opendpo.cli.state import CliState, pass_state
 from opendpo.errors import InvalidValue
-from opendpo.execution import engine, person_steps
+from opendpo.execution import driving, engine, person_steps
 from opendpo.execution.files import read_blocks
 from opendpo.execution.planning import EXECUTABLE
 from opendpo.execution.records import RequestStep, StoredFile
@@ -271,7 +271,7 @@ def _drive(runtime: Runtime, request_id: str, output: Path | None) -> None:
                 description=f"{step.phase} {step.dataset or step.system or ''}",
             )
 
-        steps = engine.drive(runtime, request_id, on_step=shown)
+        steps = driving.drive(runtime, request_id, on_step=shown)
     elapsed = time.perf_counter() - started
     _print_steps(steps)
     with runtime.session_factory() as session:

@@ -3,7 +3,7 @@
 `start` writes the plan in the caller's transaction. `run_step` claims one step, does its
 work through the phase modules, and records the outcome, the step's rows and its timeline
 event in one transaction; it then runs on into the step that made ready first (see
-`chain`), and gives the other ready steps to the caller (a queue worker, or `drive`
+`chain`), and gives the other ready steps to the caller (a queue worker, or `driving.drive`
 in-process) to run. Failures that may pass are retried with backoff; the others stop the
 step for a person to look at.
 """
@@ -25,7 +25,6 @@ from opendpo.execution.planning import Phase, make_plan
 from opendpo.execution.records import RequestStep
 from opendpo.execution.runtime import Runtime
 from opendpo.execution.steps import (
-    FINISHED,
     MAX_ATTEMPTS,
     StepState,
     StepStatus,
@@ -43,7 +42,7 @@ from opendpo.rights.handling import deliver
 from opendpo.rights.kinds import RequestKind, RequestStatus
 from opendpo.rights.records import Request
 from opendpo.rights.timeline import add_event
-from opendpo.security.audit import Actor, ActorKind, as_utc
+from opendpo.security.audit import Actor, ActorKind
 
 logger = logging.getLogger("opendpo.execution")
 ENGINE = Actor(ActorKind.SYSTEM, "engine")
@@ -341,62 +340,4 @@ def retry_failed(*, session: Session, request: Request, actor: Actor) -> list[Re
     return steps
 
 
-def drive(
-    runtime: Runtime,
-    request_id: str,
-    *,
-    on_step: OnStep | None = None,
-    poll: Callable[[float], None] | None = None,
-) -> list[RequestStep]:
-    """Run the request's ready steps in this process until none is left; its steps at the end.
-
-    Used by `opendpo requests run` and `submit --wait`; steps waiting for backoff are waited
-    for here (through `poll`, a sleep), steps waiting on a person are not. `on_step` is told
-    of each step as it starts and as it ends (see `run_step`).
-    """
-    import time
-
-    sleep = poll or time.sleep
-    while True:
-        with runtime.session_factory() as session:
-            steps = list(
-                session.scalars(
-                    select(RequestStep)
-                    .where(RequestStep.request_id == request_id)
-                    .order_by(RequestStep.seq)
-                )
-            )
-        ready = ready_steps(steps)
-        now = dt.datetime.now(dt.UTC)
-        due = [s.id for s in ready if s.next_attempt_at is None or as_utc(s.next_attempt_at) <= now]
-        if due:
-            # The first runs on into what it makes ready (execution.chain), which may be the
-            # others: they are read again afterwards rather than claimed in vain now. Steps
-            # the chain left are run straight on, without reading the plan between them.
-            del due[1:]
-            while due:
-                made_ready = run_step(runtime, due.pop(0), on_step=on_step)
-                due.extend(i for i in made_ready if i not in due)
-            continue
-        later = [as_utc(s.next_attempt_at) for s in ready if s.next_attempt_at is not None]
-        running = [s for s in steps if s.status == StepStatus.RUNNING]
-        if later:
-            sleep(max(0.0, min(min(later) - now, dt.timedelta(seconds=5)).total_seconds()))
-            continue
-        if running:
-            # Held by another worker (or a dead one whose lease will run out): wait for it.
-            sleep(0.2)
-            expired = [
-                s for s in running if s.lease_expires_at and as_utc(s.lease_expires_at) < now
-            ]
-            for step in expired:
-                run_step(runtime, step.id)
-            continue
-        return steps
-
-
-def finished(steps: Sequence[RequestStep]) -> bool:
-    return all(s.status in FINISHED for s in steps)
-
-
-__all__ = ["Phase", "drive", "finished", "retry_failed", "run_step", "start"]
+__all__ = ["OnStep", "Phase", "retry_failed", "run_step", "start"]
