@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from opendpo.security.keyring import Keyring
 from opendpo.store.encrypted import attach_keyring
+from opendpo.store.pg_connection import keep_prepared_statements
 
 
 def normalise_url(url: str) -> str:
@@ -52,6 +53,7 @@ def make_engine(
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size)
+        keep_prepared_statements(engine)
     attach_keyring(engine.dialect, keyring, key_file)
     return engine
 
