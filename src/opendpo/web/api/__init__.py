@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from fastapi import APIRouter
 
 from opendpo.web.api import (
@@ -21,6 +23,10 @@ from opendpo.web.errors import ERROR_RESPONSES
 PREFIX = "/api/v1"
 
 
+# One per process, like the module routers it gathers: FastAPI works out every included
+# route's parameters when the router is included into an app, and again on the app's first
+# request. Built afresh for each app (each test builds one), that was 0.13 s an app.
+@functools.cache
 def api_router() -> APIRouter:
     router = APIRouter(prefix=PREFIX, responses=ERROR_RESPONSES)
     # Routes are matched in order, one pattern at a time: the decision point, called for
